@@ -1,0 +1,87 @@
+"""The baseline record: every baseline on every suite, and the best one per criterion.
+
+The best baseline per criterion is the bar a candidate must clear. "Best" follows the bound's
+direction: highest value for a `min` criterion, lowest for a `max`-only one. The record keeps
+the path and key of every run record, so the gate can pair a candidate with the best
+baseline example by example without re-running anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from evalgate.errors import ConfigError
+from evalgate.fileio import atomic_write_json
+from evalgate.records import RunRecord
+from evalgate.suite import Suite
+
+BASELINE_FILE = "baseline.json"
+
+
+@dataclass(frozen=True)
+class BaselineRecord:
+    created_at: str
+    suites: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": 1, "created_at": self.created_at, "suites": self.suites}
+
+    def save(self, reports_dir: Path) -> Path:
+        path = reports_dir / BASELINE_FILE
+        atomic_write_json(path, self.to_json())
+        return path
+
+    def __rich__(self):
+        from evalgate.report.baseline import render_baseline
+
+        return render_baseline(self)
+
+
+def higher_is_better(criterion: Any) -> bool:
+    return criterion.min is not None or criterion.max is None
+
+
+def build_baseline_record(suites: list[Suite], runs: dict[tuple[str, str], tuple[RunRecord, Path]],
+                          root: Path) -> BaselineRecord:
+    """`runs` maps (suite name, system name) to its run record and where it was written."""
+    summary: dict[str, Any] = {}
+    for suite in suites:
+        systems = [name for (suite_name, name) in runs if suite_name == suite.name]
+        if not systems:
+            raise ConfigError(f"no baseline was run on suite {suite.name}")
+        entry: dict[str, Any] = {"config_sha256": suite.config_sha256, "runs": {}, "criteria": {}}
+        for name in systems:
+            record, path = runs[(suite.name, name)]
+            entry["runs"][name] = {
+                "run_key": record.run_key, "path": _relative(path, root),
+                "criteria": {c.name: {"value": c.value, "low": c.low, "high": c.high,
+                                      "status": c.status} for c in record.criteria},
+                "retrieval": record.retrieval, "warnings": list(record.warnings)}
+        for criterion in suite.config.criteria:
+            direction = higher_is_better(criterion)
+
+            def rank(name: str) -> tuple[float, float, int]:
+                figures = entry["runs"][name]["criteria"][criterion.name]
+                sign = 1.0 if direction else -1.0
+                value = figures["value"] if figures["value"] == figures["value"] else -1e9
+                # Ties go to the baseline listed first (list the cheapest first).
+                return (-sign * value, -sign * (figures["low"] if direction else figures["high"]),
+                        systems.index(name))
+
+            best = min(systems, key=rank)
+            entry["criteria"][criterion.name] = {
+                "best": best, "higher_is_better": direction, "bound": criterion.bound_text(),
+                **entry["runs"][best]["criteria"][criterion.name]}
+        summary[suite.name] = entry
+    return BaselineRecord(created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                          suites=summary)
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,137 @@
+"""Criteria as users write them in a suite: one metric with a bound, validated strictly.
+
+A criterion with no bound could never fail, so at least one bound is required. Absolute bounds
+(`min`, `max`) are decided on the 95% interval, not the point estimate: a criterion whose
+interval straddles its bound is INCONCLUSIVE (the data cannot decide), which blocks like FAIL.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+from jsonschema import validators
+from jsonschema.exceptions import SchemaError
+from pydantic import Field, model_validator
+
+from evalgate.errors import ConfigError
+from evalgate.fileio import sha256_file
+from evalgate.metrics.base import Metric
+from evalgate.metrics.contains import Contains
+from evalgate.metrics.exact_match import ExactMatch, Normalization
+from evalgate.metrics.json_schema import JsonSchemaCompliance
+from evalgate.yamlio import StrictModel
+
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)]
+
+
+class Status(str, Enum):
+    PASS = "PASS"
+    FAIL = "FAIL"
+    INCONCLUSIVE = "INCONCLUSIVE"
+
+
+class CriterionBase(StrictModel):
+    name: Name
+    min: float | None = Field(None, description="pass only if the value is surely ≥ min")
+    max: float | None = Field(None, description="pass only if the value is surely ≤ max")
+
+    @model_validator(mode="after")
+    def _has_bound(self) -> "CriterionBase":
+        if self.min is None and self.max is None:
+            raise ValueError("a criterion needs a bound: set `min` and/or `max` "
+                             "(a criterion that cannot fail is not a gate)")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"`min` ({self.min}) is above `max` ({self.max})")
+        return self
+
+    def bound_text(self) -> str:
+        parts = []
+        if self.min is not None:
+            parts.append(f"≥ {self.min:g}")
+        if self.max is not None:
+            parts.append(f"≤ {self.max:g}")
+        return " and ".join(parts)
+
+    def decide(self, low: float, high: float) -> Status:
+        """PASS when the whole interval is inside the bounds, FAIL when it is wholly outside
+        one of them, INCONCLUSIVE when it straddles a bound."""
+        statuses = []
+        if self.min is not None:
+            statuses.append(Status.PASS if low >= self.min else
+                            Status.FAIL if high < self.min else Status.INCONCLUSIVE)
+        if self.max is not None:
+            statuses.append(Status.PASS if high <= self.max else
+                            Status.FAIL if low > self.max else Status.INCONCLUSIVE)
+        if Status.FAIL in statuses:
+            return Status.FAIL
+        if Status.INCONCLUSIVE in statuses:
+            return Status.INCONCLUSIVE
+        return Status.PASS
+
+    def build(self, suite_dir: Path, suite_path: Path) -> Metric:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def fingerprint(self, suite_dir: Path) -> dict:
+        """What decides this criterion's per-example scores (bounds excluded: changing a bound
+        re-decides but does not re-score). Files it reads are included by hash."""
+        return self.model_dump(mode="json", by_alias=True, exclude={"min", "max"})
+
+
+class ExactMatchCriterion(CriterionBase):
+    metric: Literal["exact_match"]
+    reference: str = Field("reference", description="example field holding the reference")
+    normalize: list[Normalization] = Field(default_factory=lambda: ["strip"])
+    json_keys: list[str] | None = Field(
+        None, description="JSON-aware mode: these keys of the output object must equal the "
+                          "reference object's")
+    extract: Literal["whole", "first_object"] = "first_object"
+
+    def build(self, suite_dir: Path, suite_path: Path) -> Metric:
+        return ExactMatch(reference_field=self.reference, options=tuple(self.normalize),
+                          json_keys=tuple(self.json_keys or ()), extract=self.extract)
+
+
+class ContainsCriterion(CriterionBase):
+    metric: Literal["contains"]
+    reference: str = Field("reference", description="field with the answer or a list of them")
+    normalize: list[Normalization] = Field(
+        default_factory=lambda: ["case", "punctuation", "whitespace"])
+
+    def build(self, suite_dir: Path, suite_path: Path) -> Metric:
+        return Contains(reference_field=self.reference, options=tuple(self.normalize))
+
+
+class JsonSchemaCriterion(CriterionBase):
+    metric: Literal["json_schema"]
+    schema_: str = Field(alias="schema", description="JSON Schema file, relative to the suite")
+    extract: Literal["whole", "first_object"] = "first_object"
+
+    def build(self, suite_dir: Path, suite_path: Path) -> Metric:
+        schema_path = suite_dir / self.schema_
+        key = f"criteria[{self.name}].schema"
+        if not schema_path.is_file():
+            raise ConfigError(f"schema file not found: {schema_path}", path=suite_path, key=key,
+                              fix="point `schema:` at a JSON Schema file (relative to the suite)")
+        try:
+            schema = json.loads(schema_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"schema file is not valid JSON: {exc}", path=schema_path,
+                              fix="make the schema file a JSON document") from exc
+        validator_class = validators.validator_for(schema)
+        try:
+            validator_class.check_schema(schema)
+        except SchemaError as exc:
+            raise ConfigError(f"not a valid JSON Schema: {exc.message}", path=schema_path,
+                              fix="fix the schema (see json-schema.org)") from exc
+        return JsonSchemaCompliance(validator=validator_class(schema), extract=self.extract)
+
+    def fingerprint(self, suite_dir: Path) -> dict:
+        return {**super().fingerprint(suite_dir),
+                "schema_sha256": sha256_file(suite_dir / self.schema_)}
+
+
+Criterion = Annotated[Union[ExactMatchCriterion, ContainsCriterion, JsonSchemaCriterion],
+                      Field(discriminator="metric")]

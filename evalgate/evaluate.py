@@ -1,0 +1,273 @@
+"""Evaluate one system on one suite: render prompts, reuse the cache, generate the rest in
+batches, score, and write a run record.
+
+The model is loaded only when the cache misses, so re-running an unchanged pair costs the time
+to render prompts and read SQLite, not the time to load a model.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from rich.progress import Progress
+
+from evalgate import __version__
+from evalgate.cache import Cache, CachedGeneration
+from evalgate.fileio import sha256_json, sha256_text
+from evalgate.metrics.base import ExampleScore
+from evalgate.models.engine import ENGINE_VERSION, Engine, GenerationParams
+from evalgate.models.loading import ModelSettings, adapter_sha256, load_model, load_tokenizer
+from evalgate.models.resolve import ResolvedModel, resolve_model
+from evalgate.project import Project, models_home
+from evalgate.records import CriterionResult, ExampleRecord, RunRecord, record_path
+from evalgate.stats import estimate_mean
+from evalgate.suite import Suite
+from evalgate.systems import PreparedSystem, Prompt, System
+
+SCORER_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    record: RunRecord
+    path: Path
+    cache_hits: int
+    cache_misses: int
+    seconds: float
+
+
+class ModelPool:
+    """Loads each (model, adapter) once per process and only when a cache miss needs it."""
+
+    def __init__(self, project: Project, progress: Progress | None = None) -> None:
+        self.project = project
+        self.progress = progress
+        self._resolved: dict[str, ResolvedModel] = {}
+        self._tokenizers: dict[str, Any] = {}
+        self._engines: dict[tuple[str, str | None], Engine] = {}
+        self.settings = ModelSettings(dtype=project.config.model.dtype,
+                                      quantization=project.config.model.quantization,
+                                      device=project.config.model.device)
+
+    def resolved(self, ref: str) -> ResolvedModel:
+        ref = self.project.resolve_model_ref(ref)
+        if ref not in self._resolved:
+            self._resolved[ref] = resolve_model(ref, models_home(), progress=self.progress)
+        return self._resolved[ref]
+
+    def tokenizer(self, resolved: ResolvedModel):
+        key = str(resolved.path)
+        if key not in self._tokenizers:
+            self._tokenizers[key] = load_tokenizer(resolved.path)
+        return self._tokenizers[key]
+
+    def engine(self, resolved: ResolvedModel, adapter: Path | None) -> Engine:
+        key = (str(resolved.path), str(adapter) if adapter else None)
+        if key not in self._engines:
+            task = None
+            if self.progress is not None:
+                task = self.progress.add_task(f"loading {resolved.ref}", total=None, info="")
+            loaded = load_model(resolved, self.settings, adapter)
+            if task is not None:
+                self.progress.update(task, total=1, completed=1,
+                                     info=f"{loaded.dtype} on {loaded.device}")
+            engine_config = self.project.config.engine
+            self._engines[key] = Engine(loaded, token_budget=engine_config.token_budget,
+                                        max_batch=engine_config.max_batch)
+        return self._engines[key]
+
+
+def render_prompt(tokenizer: Any, messages: list[dict[str, str]]) -> str:
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
+def evaluate(suite: Suite, system: System, pool: ModelPool, progress: Progress | None = None,
+             prepared: PreparedSystem | None = None) -> RunOutcome:
+    """Run (or fetch from the cache) `system` on every example of `suite`; write the record.
+
+    `prepared` is the system already bound to this suite (pools and indexes built), if the
+    caller validated it up front."""
+    started = time.perf_counter()
+    project = pool.project
+    resolved = pool.resolved(system.config.model or project.config.model.base)
+    adapter = system.adapter_path
+    adapter_hash = adapter_sha256(adapter) if adapter else None
+    tokenizer = pool.tokenizer(resolved)
+    dtype = pool.settings.resolved_dtype()
+    params = GenerationParams(max_new_tokens=suite.config.generation.max_new_tokens,
+                              stop=tuple(suite.config.generation.stop))
+    identity = {
+        "model": resolved.identity, "adapter": adapter_hash, "dtype": dtype,
+        "quantization": pool.settings.quantization, "engine": ENGINE_VERSION,
+        "system": system.config_sha256, "generation": sha256_json(params.__dict__),
+    }
+
+    examples = suite.dataset.examples
+    ids = suite.dataset.ids()
+    prepared = prepared or system.prepare(suite)
+    built = [prepared.build(suite.render_input(ex)) for ex in examples]
+    prompts = [render_prompt(tokenizer, item.messages) for item in built]
+    keys = [sha256_json({**identity, "prompt": sha256_text(p)}) for p in prompts]
+
+    with Cache.open(project.cache_path) as cache:
+        cached = cache.get_generations(keys)
+        missing = [i for i, key in enumerate(keys) if key not in cached]
+        unique_missing = list(dict.fromkeys(keys[i] for i in missing))
+        generations = dict(cached)
+        if unique_missing:
+            first_index = {keys[i]: i for i in reversed(missing)}
+            engine = pool.engine(resolved, adapter)
+            todo = [prompts[first_index[key]] for key in unique_missing]
+            task = None
+            if progress is not None:
+                task = progress.add_task(f"generating {system.name} × {suite.name}",
+                                         total=len(todo), info="")
+            new_tokens = 0
+            gen_started = time.perf_counter()
+
+            def advance(count: int) -> None:
+                if task is not None:
+                    progress.advance(task, count)
+
+            outputs = engine.generate(todo, params, on_done=advance)
+            fresh = {}
+            for key, out in zip(unique_missing, outputs):
+                fresh[key] = CachedGeneration(out.text, out.prompt_tokens, out.new_tokens,
+                                              out.finish_reason)
+                new_tokens += out.new_tokens
+            if task is not None:
+                rate = new_tokens / max(time.perf_counter() - gen_started, 1e-9)
+                progress.update(task, info=f"{rate:.0f} tok/s")
+            cache.put_generations(fresh.items())
+            generations.update(fresh)
+
+        scores = _score_all(suite, examples, keys, generations, cache, progress)
+
+    criteria = []
+    for criterion in suite.config.criteria:
+        metric = suite.metrics[criterion.name]
+        per_example = scores[criterion.name]
+        estimate = estimate_mean([s.value for s in per_example], metric.binary)
+        criteria.append(CriterionResult(
+            name=criterion.name, metric=criterion.metric, value=estimate.value,
+            low=estimate.low, high=estimate.high, n=estimate.n, interval=estimate.method,
+            bound=criterion.bound_text(), status=criterion.decide(estimate.low, estimate.high).value,
+            summary=metric.summarize(per_example)))
+
+    example_records = []
+    for index, example_id in enumerate(ids):
+        generation = generations[keys[index]]
+        example_records.append(ExampleRecord(
+            id=example_id, output=generation.output, prompt_tokens=generation.prompt_tokens,
+            new_tokens=generation.new_tokens, finish_reason=generation.finish_reason,
+            cached=keys[index] in cached,
+            scores={name: s[index].value for name, s in scores.items()},
+            details={name: dict(s[index].details) for name, s in scores.items()
+                     if s[index].details},
+            retrieved=built[index].retrieved))
+    retrieval, warnings = _retrieval_summary(suite, prepared, built, ids)
+
+    run_key = sha256_json({**identity, "suite": suite.config_sha256, "scorer": SCORER_VERSION})
+    hits = sum(key in cached for key in keys)
+    seconds = time.perf_counter() - started
+    record = RunRecord(
+        run_key=run_key,
+        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        evalgate_version=__version__,
+        engine_version=ENGINE_VERSION,
+        suite={"name": suite.name, "path": _display(suite.path, project.root),
+               "config_sha256": suite.config_sha256, "data_sha256": suite.dataset.sha256,
+               "n": len(examples)},
+        system={"name": system.name, "kind": system.config.kind,
+                "path": _display(system.path, project.root) if system.path else None,
+                "config_sha256": system.config_sha256,
+                "adapter": _display(adapter, project.root) if adapter else None,
+                "adapter_sha256": adapter_hash},
+        model={"ref": resolved.ref, "identity": resolved.identity, "source": resolved.source,
+               "dtype": dtype, "quantization": pool.settings.quantization},
+        generation={"max_new_tokens": params.max_new_tokens, "stop": list(params.stop),
+                    "greedy": True},
+        criteria=tuple(criteria),
+        examples=tuple(example_records),
+        retrieval=retrieval,
+        warnings=tuple(warnings),
+        stats={"cache_hits": hits, "cache_misses": len(keys) - hits,
+               "new_tokens": sum(generations[k].new_tokens for k in unique_missing),
+               "seconds": round(seconds, 3)},
+    )
+    path = record_path(project.reports_dir, suite.name, system.name, run_key)
+    record.save(path)
+    return RunOutcome(record, path, hits, len(keys) - hits, seconds)
+
+
+def _score_all(suite: Suite, examples, keys: list[str], generations: dict[str, CachedGeneration],
+               cache: Cache, progress: Progress | None) -> dict[str, list[ExampleScore]]:
+    """Scores per criterion, from the cache where this output was already scored."""
+    task = None
+    if progress is not None:
+        task = progress.add_task(f"scoring {suite.name}", total=len(suite.config.criteria),
+                                 info="")
+    results: dict[str, list[ExampleScore]] = {}
+    for criterion in suite.config.criteria:
+        metric = suite.metrics[criterion.name]
+        # A score depends on the output and on the example (its reference), so it is keyed by
+        # generation, example id and the data hash as well as by the criterion's fingerprint.
+        criterion_key = sha256_json({"criterion": suite.fingerprints[criterion.name],
+                                     "scorer": SCORER_VERSION, "data": suite.dataset.sha256})
+        score_keys = [sha256_text(f"{key}\0{example[suite.config.id_field]}")
+                      for key, example in zip(keys, examples)]
+        stored = cache.get_scores(criterion_key, score_keys)
+        scores: list[ExampleScore] = []
+        fresh: dict[str, Any] = {}
+        for example, key, score_key in zip(examples, keys, score_keys):
+            if score_key in stored:
+                scores.append(ExampleScore.from_json(stored[score_key]))
+                continue
+            score = metric.score(example, generations[key].output)
+            fresh[score_key] = score.to_json()
+            scores.append(score)
+        cache.put_scores(criterion_key, fresh.items())
+        results[criterion.name] = scores
+        if task is not None:
+            progress.advance(task)
+    return results
+
+
+def _retrieval_summary(suite: Suite, prepared: PreparedSystem, built: list[Prompt],
+                       ids: list[str]) -> tuple[dict[str, Any], list[str]]:
+    """Recall@k against the suite's gold documents, and a warning for every example whose
+    retriever found nothing (its prompt said so instead of carrying a silent empty context)."""
+    if not prepared.retrieves:
+        return {}, []
+    config = prepared.template.retrieval
+    summary: dict[str, Any] = {"method": config.method, "k": config.k,
+                               "chunks": len(prepared.chunks)}
+    warnings = []
+    empty = [example_id for example_id, item in zip(ids, built) if not item.retrieved]
+    if empty:
+        shown = ", ".join(empty[:8]) + (" …" if len(empty) > 8 else "")
+        warnings.append(f"retrieval found no passage for {len(empty)} of {len(ids)} examples "
+                        f"({shown}); their prompts said so")
+    field_name = suite.config.gold_doc_field
+    if field_name:
+        hits = []
+        for example, item in zip(suite.dataset.examples, built):
+            gold = example[field_name]
+            gold_docs = set(gold) if isinstance(gold, list) else {gold}
+            retrieved_docs = {chunk_id.rsplit("#", 1)[0] for chunk_id in item.retrieved}
+            hits.append(float(bool(gold_docs & retrieved_docs)))
+        estimate = estimate_mean(hits, binary=True)
+        summary.update(recall_at_k=estimate.value, recall_low=estimate.low,
+                       recall_high=estimate.high, n=estimate.n)
+    return summary, warnings
+
+
+def _display(path: Path, root: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(root))
+    except ValueError:
+        return str(path)

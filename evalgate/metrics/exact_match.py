@@ -1,0 +1,79 @@
+"""Exact match, plain or JSON-aware (listed keys of the output object equal the reference's)."""
+
+from __future__ import annotations
+
+import re
+import string
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from evalgate.metrics.base import ExampleScore
+from evalgate.metrics.json_extract import Extract, extract_json
+
+Normalization = Literal["strip", "case", "whitespace", "punctuation", "accents"]
+
+_SPACES = re.compile(r"\s+")
+_PUNCT_TABLE = str.maketrans("", "", string.punctuation + "“”‘’«»…")
+
+
+def normalize(value: str, options: Sequence[Normalization]) -> str:
+    """Apply the chosen normalisations; the option set is part of the criterion (and its hash)."""
+    if "case" in options:
+        value = value.casefold()
+    if "accents" in options:
+        decomposed = unicodedata.normalize("NFKD", value)
+        value = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    if "punctuation" in options:
+        value = value.translate(_PUNCT_TABLE)
+    if "whitespace" in options:
+        value = _SPACES.sub(" ", value)
+    if "strip" in options or "whitespace" in options:
+        value = value.strip()
+    return value
+
+
+@dataclass(frozen=True)
+class ExactMatch:
+    """Plain mode: output equals the reference (or any of a list of references).
+
+    JSON mode (`json_keys` set): the first JSON object of the output must carry each listed key
+    with the reference's value; the example scores 1 only when all keys match, and the summary
+    reports each key's accuracy so a report can say which field fails.
+    """
+
+    reference_field: str
+    options: tuple[Normalization, ...]
+    json_keys: tuple[str, ...] = ()
+    extract: Extract = "first_object"
+    binary: bool = True
+
+    def _same(self, produced: Any, expected: Any) -> bool:
+        if isinstance(produced, str) and isinstance(expected, str):
+            return normalize(produced, self.options) == normalize(expected, self.options)
+        return produced == expected
+
+    def score(self, example: Mapping[str, Any], output: str) -> ExampleScore:
+        reference = example[self.reference_field]
+        if not self.json_keys:
+            references = reference if isinstance(reference, list) else [reference]
+            hit = any(self._same(output, str(ref)) for ref in references)
+            return ExampleScore(1.0 if hit else 0.0)
+        parsed, value = extract_json(output, self.extract)
+        if not parsed or not isinstance(value, dict):
+            keys = {key: 0 for key in self.json_keys}
+            return ExampleScore(0.0, {"parsed": False, "keys": keys})
+        keys = {key: int(key in value and self._same(value[key], reference.get(key)))
+                for key in self.json_keys}
+        return ExampleScore(float(all(keys.values())), {"parsed": True, "keys": keys})
+
+    def summarize(self, scores: Sequence[ExampleScore]) -> dict[str, float]:
+        if not self.json_keys or not scores:
+            return {}
+        summary = {"parse_rate": sum(bool(s.details.get("parsed")) for s in scores) / len(scores)}
+        if len(self.json_keys) > 1:
+            for key in self.json_keys:
+                summary[f"{key}_accuracy"] = (
+                    sum(s.details.get("keys", {}).get(key, 0) for s in scores) / len(scores))
+        return summary

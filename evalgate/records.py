@@ -1,0 +1,103 @@
+"""Run records: the per-example outputs and scores of one system on one suite, with hashes.
+
+A record is the unit the gate reads (never models), so it carries everything a verdict needs:
+per-example scores for pairing, the criterion results, and the hashes of model, adapter,
+system, suite, data and engine that produced them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evalgate.errors import ConfigError
+from evalgate.fileio import atomic_write_json
+
+RECORD_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class CriterionResult:
+    name: str
+    metric: str
+    value: float
+    low: float
+    high: float
+    n: int
+    interval: str
+    bound: str
+    status: str
+    summary: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExampleRecord:
+    id: str
+    output: str
+    prompt_tokens: int
+    new_tokens: int
+    finish_reason: str
+    cached: bool
+    scores: dict[str, float]
+    details: dict[str, Any] = field(default_factory=dict)
+    retrieved: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    run_key: str
+    created_at: str
+    evalgate_version: str
+    engine_version: str
+    suite: dict[str, Any]
+    system: dict[str, Any]
+    model: dict[str, Any]
+    generation: dict[str, Any]
+    criteria: tuple[CriterionResult, ...]
+    examples: tuple[ExampleRecord, ...]
+    stats: dict[str, Any]
+    retrieval: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return all(c.status == "PASS" for c in self.criteria)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["format"] = RECORD_FORMAT
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunRecord:
+        data = dict(data)
+        data.pop("format", None)
+        data["criteria"] = tuple(CriterionResult(**c) for c in data["criteria"])
+        data["examples"] = tuple(ExampleRecord(**{**e, "retrieved": tuple(e.get("retrieved", ()))})
+                                 for e in data["examples"])
+        data["warnings"] = tuple(data.get("warnings", ()))
+        return cls(**data)
+
+    def save(self, path: Path) -> None:
+        atomic_write_json(path, self.to_json())
+
+    def __rich__(self):
+        from evalgate.report.console import render_run
+
+        return render_run(self)
+
+
+def load_record(path: Path) -> RunRecord:
+    try:
+        return RunRecord.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"not a readable run record: {exc}", path=path,
+                          fix="re-run `evalgate eval` to write it again") from exc
+
+
+def record_path(reports_dir: Path, suite: str, system: str, run_key: str) -> Path:
+    """Where a run record lives: one file per (suite, system, run key); unchanged runs overwrite
+    their own file with identical content."""
+    return reports_dir / "runs" / suite / f"{system}-{run_key[:12]}.json"

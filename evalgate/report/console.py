@@ -1,0 +1,62 @@
+"""Rich rendering of run records: one table per run, criteria as rows, secondary figures below."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from evalgate.records import RunRecord
+
+STATUS_STYLE = {"PASS": "bold green", "FAIL": "bold red", "INCONCLUSIVE": "bold yellow"}
+
+
+def status_text(status: str) -> Text:
+    return Text(status, style=STATUS_STYLE.get(status, "bold"))
+
+
+def format_value(value: float) -> str:
+    return "n/a" if value != value else f"{value:.3f}"
+
+
+def render_run(record: RunRecord) -> Group:
+    suite, system, model = record.suite, record.system, record.model
+    title = (f"[bold]{system['name']}[/] on [bold]{suite['name']}[/] "
+             f"({suite['n']} examples)")
+    table = Table(title=title, title_justify="left", header_style="bold")
+    table.add_column("criterion", no_wrap=True)
+    table.add_column("metric", style="dim", no_wrap=True)
+    table.add_column("value", justify="right", no_wrap=True)
+    table.add_column("95% CI", justify="right", no_wrap=True)
+    table.add_column("bound", justify="center", no_wrap=True)
+    table.add_column("status", justify="center", no_wrap=True)
+    lines = []
+    for result in record.criteria:
+        table.add_row(result.name, result.metric, format_value(result.value),
+                      f"{result.low:.3f}–{result.high:.3f}", result.bound,
+                      status_text(result.status))
+        if result.summary:
+            figures = " · ".join(f"{key.replace('_', ' ')} {value:.3f}"
+                                 for key, value in result.summary.items())
+            lines.append(f"  [bold]{result.name}[/]: {figures}")
+    retrieval = record.retrieval
+    if retrieval.get("recall_at_k") is not None:
+        lines.append(f"  [bold]retrieval[/] {retrieval['method']} top-{retrieval['k']} of "
+                     f"{retrieval['chunks']} chunks: recall@{retrieval['k']} "
+                     f"{retrieval['recall_at_k']:.3f} "
+                     f"({retrieval['recall_low']:.3f}–{retrieval['recall_high']:.3f})")
+    lines.extend(f"  [bold yellow]warning[/] {warning}" for warning in record.warnings)
+    adapter = (f" + adapter {system['adapter']} ({system['adapter_sha256'][:12]})"
+               if system.get("adapter") else "")
+    stats = record.stats
+    cache_note = " — all cached, nothing generated" if stats["cache_misses"] == 0 else ""
+    facts = [
+        *lines,
+        f"[dim]model[/] {model['ref']}{adapter} [dim]· {model['dtype']} · "
+        f"{model['quantization']} · weights {model['identity'][:12]}[/]",
+        f"[dim]data[/] {suite['path']} [dim]· data {suite['data_sha256'][:12]} · "
+        f"system {system['config_sha256'][:12]} · engine v{record.engine_version}[/]",
+        f"[dim]cache[/] {stats['cache_hits']} hits / {stats['cache_misses']} misses{cache_note}"
+        f" [dim]· {stats['new_tokens']} new tokens · {stats['seconds']:.1f} s[/]",
+    ]
+    return Group(table, Text.from_markup("\n".join(facts)))

@@ -1,0 +1,98 @@
+"""A suite: held-out data pinned by hash, an input template, generation settings and criteria."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from evalgate.criteria import Criterion, Name
+from evalgate.data import Dataset, load_jsonl
+from evalgate.errors import ConfigError
+from evalgate.fileio import sha256_json
+from evalgate.metrics.base import Metric
+from evalgate.templates import placeholders, render
+from evalgate.yamlio import StrictModel, load_yaml_model
+
+
+class GenerationConfig(StrictModel):
+    max_new_tokens: int = Field(128, ge=1, le=8192)
+    stop: list[str] = Field(default_factory=list)
+
+
+class SuiteConfig(StrictModel):
+    name: Name
+    description: str = ""
+    data: str = Field(description="JSONL file, relative to the suite file")
+    sha256: str | None = Field(None, pattern=r"^[0-9a-fA-F]{64}$",
+                               description="pin of the data file's bytes")
+    id_field: str = "id"
+    input: str = Field(description="template over example fields, e.g. '{ticket}'")
+    generation: GenerationConfig = Field(default_factory=GenerationConfig)
+    gold_doc_field: str | None = Field(
+        None, description="example field naming the document that holds the answer; RAG "
+                          "systems then report retrieval recall@k")
+    criteria: list[Criterion] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_criteria(self) -> "SuiteConfig":
+        names = [criterion.name for criterion in self.criteria]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate criterion names: {', '.join(duplicates)}")
+        return self
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A validated suite with its data loaded and its metrics built."""
+
+    path: Path
+    config: SuiteConfig
+    dataset: Dataset
+    metrics: dict[str, Metric]
+    fingerprints: dict[str, str]
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def config_sha256(self) -> str:
+        """Hash of what decides results: config (incl. criteria) and the data hash."""
+        return sha256_json({"config": self.config.model_dump(mode="json", by_alias=True),
+                            "data": self.dataset.sha256, "criteria": self.fingerprints})
+
+    def render_input(self, example: dict[str, Any]) -> str:
+        return render(self.config.input, example)
+
+    def criterion(self, name: str):
+        return next(c for c in self.config.criteria if c.name == name)
+
+
+def load_suite(path: Path) -> Suite:
+    """Read, validate and load a suite; every problem is a ConfigError naming file and key."""
+    path = Path(path)
+    config = load_yaml_model(SuiteConfig, path)
+    if config.sha256 is None:
+        from evalgate.fileio import sha256_file
+
+        data_path = path.parent / config.data
+        actual = sha256_file(data_path) if data_path.is_file() else "<sha256 of the data file>"
+        raise ConfigError("the data file is not pinned", path=path, key="sha256",
+                          fix=f"add `sha256: {actual}` so the data cannot change silently")
+    fields = placeholders(config.input)
+    if not fields:
+        raise ConfigError("the input template uses no example field", path=path, key="input",
+                          fix="refer to a field of the examples, e.g. `input: \"{question}\"`")
+    references = [getattr(c, "reference") for c in config.criteria if hasattr(c, "reference")]
+    gold = [config.gold_doc_field] if config.gold_doc_field else []
+    dataset = load_jsonl(path.parent / config.data, id_field=config.id_field,
+                         required=[*fields, *references, *gold], expected_sha256=config.sha256,
+                         pinned_by=path)
+    metrics = {c.name: c.build(path.parent, path) for c in config.criteria}
+    fingerprints = {c.name: sha256_json(c.fingerprint(path.parent)) for c in config.criteria}
+    return Suite(path=path, config=config, dataset=dataset, metrics=metrics,
+                 fingerprints=fingerprints)
