@@ -1,0 +1,264 @@
+"""Load a resolved model and its tokenizer for inference: dtype, device, NF4, adapter.
+
+The result, `LoadedModel`, carries the hashes a run record needs (weights identity, adapter hash)
+next to the objects, so that nothing downstream has to re-derive what was loaded.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from evalgate.errors import ConfigError, RunError
+from evalgate.fileio import sha256_file, sha256_json
+from evalgate.models.resolve import ResolvedModel, quiet_transformers
+
+DTypeName = Literal["auto", "float32", "bfloat16", "float16"]
+QuantName = Literal["none", "nf4"]
+_DTYPES = ("auto", "float32", "bfloat16", "float16")
+_QUANTS = ("none", "nf4")
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """How to load: `dtype` of weights/compute, `quantization` of the base, and the `device`."""
+
+    dtype: DTypeName = "auto"
+    quantization: QuantName = "none"
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.dtype not in _DTYPES:
+            raise ConfigError(
+                f"unknown dtype {self.dtype!r}", key="dtype", fix=f"use one of {', '.join(_DTYPES)}"
+            )
+        if self.quantization not in _QUANTS:
+            raise ConfigError(
+                f"unknown quantization {self.quantization!r}",
+                key="quantization",
+                fix=f"use one of {', '.join(_QUANTS)}",
+            )
+        if not isinstance(self.device, str) or not self.device:
+            raise ConfigError(
+                "device must be a non-empty string", key="device", fix="use auto, cpu or cuda[:N]"
+            )
+
+    def resolved_dtype(self) -> str:
+        """The dtype name `load_model` will use on this machine (what run records should name)."""
+        return resolve_dtype(self.dtype, resolve_device(self.device))
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model in eval mode with its tokenizer and the hashes that name it in run records."""
+
+    model: Any
+    tokenizer: Any
+    identity: str
+    adapter_hash: str | None
+    dtype: str
+    device: str
+    quantization: str
+    resolved: ResolvedModel
+    adapter: Path | None = None
+
+
+def resolve_device(device: str) -> str:
+    """`auto` → `cuda` when a GPU is visible, else `cpu`; asking for absent CUDA: ConfigError."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(
+            f"device {device!r} was asked for but torch sees no CUDA GPU",
+            key="device",
+            fix="use device: auto or cpu, or install a CUDA build of torch",
+        )
+    return device
+
+
+def resolve_dtype(name: str, device: str) -> str:
+    """The dtype to load in. `auto` picks bfloat16 only where it measured faster, else float32.
+
+    Measured on the embedded SmolLM2-135M (AMD Zen 4, 2 cores, avx512_bf16, torch 2.13 CPU),
+    greedy decode step with our engine, prompts of ~40 tokens:
+
+    ============  ==============  ==============  ==================
+    batch         float32 tok/s   bfloat16 tok/s  prefill f32 / bf16
+    ============  ==============  ==============  ==================
+    16            120             252             550 / 1,072 tok/s
+    32            194             364             505 / 1,095 tok/s
+    64            304             602             591 / 1,267 tok/s
+    ============  ==============  ==============  ==================
+
+    Decoding a small model on CPU is bound by reading the weights each step, so halving their
+    size roughly doubles throughput, and prefill gains as much from the bf16 dot products.
+    End-to-end figures are in `bench/bench_engine.py`. Hence: bfloat16 on CUDA GPUs that support
+    it, and on CPUs whose flags show native bf16 arithmetic (`avx512_bf16` or `amx_bf16`); float32
+    everywhere else (older GPUs, CPUs that would emulate bf16 slowly, MPS). PERFORMANCE.md notes
+    bf16 MMLU answers agree with fp32 on 567/570 questions; callers compare a base model and its
+    candidate in the same dtype.
+    """
+    if name != "auto":
+        if name not in _DTYPES:
+            raise ConfigError(
+                f"unknown dtype {name!r}", key="dtype", fix=f"use one of {', '.join(_DTYPES)}"
+            )
+        return name
+    import torch
+
+    if device.startswith("cuda"):
+        return (
+            "bfloat16"
+            if torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+            else "float32"
+        )
+    if device == "cpu" and cpu_has_native_bf16():
+        return "bfloat16"
+    return "float32"
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_has_native_bf16() -> bool:
+    """True when the CPU advertises bf16 dot-product instructions (x86 avx512_bf16 / AMX)."""
+    import torch
+
+    capability = str(torch.backends.cpu.get_cpu_capability()).upper()
+    if "AMX" in capability:
+        return True
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            flags = set(line.split(":", 1)[1].split())
+            return bool(flags & {"avx512_bf16", "amx_bf16"})
+    return False
+
+
+def load_model(
+    resolved: ResolvedModel, settings: ModelSettings | None = None, adapter: Path | None = None
+) -> LoadedModel:
+    """Tokenizer and model (eval mode) on the chosen device, optionally NF4 and an adapter."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    settings = settings or ModelSettings()
+    device = resolve_device(settings.device)
+    dtype_name = resolve_dtype(settings.dtype, device)
+    dtype = getattr(torch, dtype_name)
+    tokenizer = load_tokenizer(resolved.path)
+
+    kwargs: dict[str, Any] = {"dtype": dtype, "device_map": {"": device}}
+    if settings.quantization == "nf4":
+        kwargs["quantization_config"] = _nf4_config(dtype)
+    try:
+        with quiet_transformers():
+            model = AutoModelForCausalLM.from_pretrained(resolved.path, **kwargs)
+    except (OSError, ValueError, RuntimeError, ImportError) as error:
+        raise RunError(
+            f"loading the model from {resolved.path} failed: {type(error).__name__}: {error}"
+        ) from error
+
+    adapter_hash = None
+    if adapter is not None:
+        adapter = Path(adapter).expanduser()
+        adapter_hash = adapter_sha256(adapter)
+        model = _attach_adapter(model, adapter)
+    model.eval()
+    if getattr(model.generation_config, "pad_token_id", None) is None:
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return LoadedModel(
+        model=model,
+        tokenizer=tokenizer,
+        identity=resolved.identity,
+        adapter_hash=adapter_hash,
+        dtype=dtype_name,
+        device=device,
+        quantization=settings.quantization,
+        resolved=resolved,
+        adapter=adapter,
+    )
+
+
+def adapter_sha256(adapter: Path) -> str:
+    """sha256 over adapter_config.json and the adapter's weight files (sorted by name)."""
+    fix = (
+        "point at the folder PeftModel.save_pretrained wrote "
+        "(adapter_config.json + adapter_model.safetensors)"
+    )
+    if not adapter.is_dir():
+        raise ConfigError("adapter folder not found", path=adapter, key="adapter", fix=fix)
+    config = adapter / "adapter_config.json"
+    if not config.is_file():
+        raise ConfigError(
+            "not an adapter folder: adapter_config.json is missing",
+            path=adapter,
+            key="adapter",
+            fix=fix,
+        )
+    weights = sorted(adapter.glob("*.safetensors")) or sorted(adapter.glob("adapter_model*.bin"))
+    if not weights:
+        raise ConfigError(
+            "the adapter folder has no weights (*.safetensors)",
+            path=adapter,
+            key="adapter",
+            fix=fix,
+        )
+    return sha256_json(sorted((p.name, sha256_file(p)) for p in [config, *weights]))
+
+
+def _attach_adapter(model: Any, adapter: Path) -> Any:
+    from peft import PeftModel
+
+    try:
+        with quiet_transformers():
+            return PeftModel.from_pretrained(model, adapter, is_trainable=False)
+    except (OSError, ValueError, RuntimeError, KeyError) as error:
+        raise RunError(
+            f"loading the adapter {adapter} failed: {type(error).__name__}: {error} "
+            "(was it trained on this base model?)"
+        ) from error
+
+
+def load_tokenizer(path: Path) -> Any:
+    """Tokenizer with left padding and a pad token; without a chat template it is unusable here."""
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+    except (OSError, ValueError) as error:
+        raise ConfigError(
+            f"cannot load a tokenizer: {error}",
+            path=path,
+            key="model",
+            fix="the folder needs tokenizer.json / tokenizer_config.json",
+        ) from error
+    if not getattr(tokenizer, "chat_template", None):
+        raise ConfigError(
+            "the tokenizer has no chat template, so chat prompts cannot be rendered",
+            path=path,
+            key="model",
+            fix="use an instruct/chat model, or add chat_template.jinja to the folder",
+        )
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def _nf4_config(dtype: Any) -> Any:
+    try:
+        from transformers import BitsAndBytesConfig
+    except ImportError as error:  # pragma: no cover - transformers always has it
+        raise RunError(f"NF4 loading needs BitsAndBytesConfig: {error}") from error
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=dtype,
+    )
