@@ -36,9 +36,13 @@ order_id
 language
     The language the ticket is written in (Turkish tickets may lack Turkish letters).
 
-Held-out tickets are drawn partly from templates and products that the training split never
-uses (flag `H`), and no held-out ticket body equals a training ticket body after normalising
-case, diacritics, punctuation, whitespace and digits.
+Splits. The held-out split is drawn first (so it does not depend on the training size), about
+half of it from templates and products the training split never uses (flag `H`). No two tickets
+in either split share a text or a body (the ticket without greeting and sign-off) once case,
+diacritics, punctuation, whitespace and digits are folded away, and no training ticket reaches a
+word-trigram Jaccard similarity of MAX_CROSS_SPLIT_JACCARD with any held-out ticket. Within a
+split, intents cycle evenly, languages follow TR_SHARE exactly, and each intent's cue
+combinations follow fixed shares (_cue_shares), so every priority rule is exercised.
 
 Usage: python scripts/make_triage_data.py [--seed N]   (writes both files)
        from make_triage_data import generate; train, heldout = generate(seed)
@@ -73,8 +77,8 @@ INTENT_DEFINITIONS = {
     "(even if they also ask for the money back).",
     "return_refund": "wants to send back an item that is fine (does not fit, changed mind, "
     "not as expected) or asks about the refund for such a return.",
-    "damaged_item": "the item arrived broken, cracked, scratched, defective or does not work, "
-    "whatever remedy they ask for (refund or replacement).",
+    "damaged_item": "the item arrived broken, cracked, scratched, torn, defective or does not "
+    "work, whatever remedy they ask for (refund or replacement).",
     "wrong_item": "received a different product, model, brand, size or colour than ordered.",
     "payment_issue": "problems with paying or being charged: card declined, payment not "
     "registered, discount or instalments not applied, wrong invoice amount, charged twice.",
@@ -571,7 +575,8 @@ CLOSERS = {
 }
 ANGRY_OPENERS = {
     "en": ["I'm really disappointed.", "Unbelievable.", "Terrible service so far."],
-    "tr": ["Gerçekten çok sinirliyim.", "Bu kabul edilemez.", "Hizmetinizden hiç memnun değilim."],
+    "tr": ["Gerçekten çok sinirliyim.", "Bu kabul edilemez.",
+           "Hizmetinizden hiç memnun değilim."],
 }
 ANGRY_CLOSERS = {
     "en": ["Very disappointed.", "Not impressed.", "Do better."],

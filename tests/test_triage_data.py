@@ -102,7 +102,8 @@ def test_heldout_uses_unseen_templates_and_items(splits):
     train, heldout = splits
     unseen = [e for e in heldout if "heldout_template" in e["tags"]]
     assert len(unseen) >= 0.3 * len(heldout)
-    held_items = [name for en, tr_nom, _, flags in gen.ITEMS if "H" in flags for name in (en, tr_nom)]
+    held_items = [name for en, tr_nom, _, flags in gen.ITEMS if "H" in flags
+                  for name in (en, tr_nom)]
     for example in train:
         assert not any(_has(example["ticket"], name) for name in held_items), example
     assert any(_has(e["ticket"], name) for e in heldout for name in held_items)
@@ -132,7 +133,12 @@ def test_committed_files_equal_generator_output_and_pin_holds(splits):
     suite = yaml.safe_load(SUITE.read_text(encoding="utf-8"))
     assert (SUITE.parent / suite["data"]).resolve() == gen.HELDOUT_PATH.resolve()
     assert suite["sha256"] == hashlib.sha256(heldout_bytes).hexdigest()
-    assert (SUITE.parent / suite["criteria"][2]["schema"]).resolve() == SCHEMA.resolve()
+    schemas = [c["schema"] for c in suite["criteria"] if c["metric"] == "json_schema"]
+    assert [(SUITE.parent / path).resolve() for path in schemas] == [SCHEMA.resolve()]
+    for criterion in suite["criteria"]:
+        assert 0 < criterion["min"] <= 1, criterion
+        if criterion["metric"] == "exact_match":
+            assert set(criterion["json_keys"]) <= set(KEYS)
     fields = {example_field for example_field in re.findall(r"\{(\w+)\}", suite["input"])}
     assert fields <= set(heldout[0])
 

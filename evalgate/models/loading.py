@@ -83,24 +83,24 @@ def resolve_device(device: str) -> str:
 def resolve_dtype(name: str, device: str) -> str:
     """The dtype to load in. `auto` picks bfloat16 only where it measured faster, else float32.
 
-    Measured on the embedded SmolLM2-135M (AMD Zen 4, 2 cores, avx512_bf16, torch 2.13 CPU),
-    greedy decode step with our engine, prompts of ~40 tokens:
+    Measured on the embedded SmolLM2-135M with this package's engine (AMD Zen 4, 2 cores,
+    avx512_bf16, torch 2.13 CPU; prompts of ~40 tokens; single runs on a shared machine, ±20%):
 
-    ============  ==============  ==============  ==================
-    batch         float32 tok/s   bfloat16 tok/s  prefill f32 / bf16
-    ============  ==============  ==============  ==================
-    16            120             252             550 / 1,072 tok/s
-    32            194             364             505 / 1,095 tok/s
-    64            304             602             591 / 1,267 tok/s
-    ============  ==============  ==============  ==================
+    - decode step, batch 16 / 32 / 64: float32 120 / 194 / 304 tok/s, bfloat16 204-252 / 362 /
+      446-602 tok/s;
+    - prefill, 640-2,560 tokens a pass: float32 505-591 tok/s, bfloat16 1,070-1,280 tok/s;
+    - 64 chat prompts × ≤48 new tokens, end to end: float32 152 tok/s, bfloat16 267 tok/s.
 
-    Decoding a small model on CPU is bound by reading the weights each step, so halving their
-    size roughly doubles throughput, and prefill gains as much from the bf16 dot products.
-    End-to-end figures are in `bench/bench_engine.py`. Hence: bfloat16 on CUDA GPUs that support
-    it, and on CPUs whose flags show native bf16 arithmetic (`avx512_bf16` or `amx_bf16`); float32
-    everywhere else (older GPUs, CPUs that would emulate bf16 slowly, MPS). PERFORMANCE.md notes
-    bf16 MMLU answers agree with fp32 on 567/570 questions; callers compare a base model and its
-    candidate in the same dtype.
+    Decoding a small model on CPU is bound by reading the weights every step, so halving their
+    size nearly doubles throughput; prefill gains as much from native bf16 dot products. Hence
+    bfloat16 on CUDA GPUs that support it and on CPUs whose flags show native bf16 arithmetic
+    (`avx512_bf16`, `amx_bf16`); float32 everywhere else (older GPUs, CPUs that would emulate
+    bf16, MPS): there bf16 is not known to be faster, and float32 is the exact choice.
+
+    The price: bf16 logits are coarse (steps of 0.125 near 25), so greedy near-ties can resolve
+    differently than in float32, and differently with the amount of padding in a batch.
+    PERFORMANCE.md measured bf16 MMLU answers agreeing with fp32 on 567/570; a gate must compare
+    base and candidate in the same dtype, which is why run records name it.
     """
     if name != "auto":
         if name not in _DTYPES:
