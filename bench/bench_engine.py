@@ -15,6 +15,7 @@ measured in the same run). Run: `python bench/bench_engine.py [--quick] [--dtype
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -148,13 +149,12 @@ def generation_table(
 
     table = Table(
         title=f"Generation, greedy, up to {params.max_new_tokens} new tokens ({loaded.dtype})",
-        caption=f"engine batch 1 / HF batch 1 = {one_rate / hf_rate:.2f}×",
     )
-    columns = ("run", "prompts", "new tokens", "seconds", "new tok/s", "/ HF b1", "/ engine b1")
+    columns = ("run", "prompts", "tokens", "seconds", "tok/s", "÷ HF b1", "÷ ours b1")
     for column in columns:
         table.add_column(column, justify="right" if column != "run" else "left")
     table.add_row(
-        "HF generate, batch 1",
+        "HF generate b1",
         str(len(subset)),
         str(hf_t),
         f"{hf_s:.1f}",
@@ -163,7 +163,7 @@ def generation_table(
         "",
     )
     table.add_row(
-        "engine, batch 1",
+        "engine b1",
         str(len(subset)),
         str(one_t),
         f"{one_s:.1f}",
@@ -175,7 +175,7 @@ def generation_table(
         b_s, b_t = engine_run(Engine(loaded, max_batch=max_batch), prompts, params)
         rate = _rate(b_s, b_t)
         table.add_row(
-            f"engine, max_batch {max_batch}",
+            f"engine max_batch {max_batch}",
             str(len(prompts)),
             str(b_t),
             f"{b_s:.1f}",
@@ -265,6 +265,7 @@ def main() -> None:
     args = parser.parse_args()
     n_prompts, single, questions = (16, 4, 32) if args.quick else (args.prompts, args.single, 128)
 
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     resolved = resolve_model(EMBEDDED_ALIAS, progress=console)
     loaded = load_model(resolved, ModelSettings(dtype=args.dtype))
     engine = Engine(loaded)
@@ -294,6 +295,11 @@ def main() -> None:
             table.add_row(dtype, str(tokens), f"{seconds:.1f}", f"{_rate(seconds, tokens):.1f}")
             del other, batched
         console.print(table)
+    if hasattr(os, "getloadavg"):
+        console.print(
+            f"[dim]1-minute load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after "
+            f"({os.cpu_count()} CPUs): above the CPU count, other work shared the cores.[/]"
+        )
 
 
 if __name__ == "__main__":
