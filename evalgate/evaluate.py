@@ -21,8 +21,8 @@ from evalgate.fileio import sha256_json, sha256_text
 from evalgate.metrics.base import ExampleScore
 from evalgate.models.engine import ENGINE_VERSION, Engine, GenerationParams
 from evalgate.models.loading import ModelSettings, adapter_sha256, load_model, load_tokenizer
-from evalgate.models.resolve import ResolvedModel, resolve_model
-from evalgate.project import Project, models_home
+from evalgate.models.resolve import ResolvedModel, default_cache_dir, resolve_model
+from evalgate.project import Project
 from evalgate.records import CriterionResult, ExampleRecord, RunRecord, record_path
 from evalgate.stats import estimate_mean
 from evalgate.suite import Suite
@@ -56,7 +56,7 @@ class ModelPool:
     def resolved(self, ref: str) -> ResolvedModel:
         ref = self.project.resolve_model_ref(ref)
         if ref not in self._resolved:
-            self._resolved[ref] = resolve_model(ref, models_home(), progress=self.progress)
+            self._resolved[ref] = resolve_model(ref, default_cache_dir(), progress=self.progress)
         return self._resolved[ref]
 
     def tokenizer(self, resolved: ResolvedModel):

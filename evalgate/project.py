@@ -26,7 +26,7 @@ class ModelConfig(StrictModel):
 
 class EngineConfig(StrictModel):
     token_budget: int = Field(8192, ge=64, description="padded tokens per batch")
-    max_batch: int = Field(32, ge=1, le=1024)
+    max_batch: int = Field(64, ge=1, le=1024)
 
 
 class ProjectConfig(StrictModel):
@@ -65,12 +65,6 @@ class Project:
         """A relative local path in evalgate.yaml is relative to the project root."""
         candidate = self.root / ref
         return str(candidate) if not os.path.isabs(ref) and candidate.exists() else ref
-
-
-def models_home() -> Path:
-    """Where converted models live, shared by every project of the user ($EVALGATE_HOME)."""
-    home = os.environ.get("EVALGATE_HOME")
-    return Path(home) if home else Path.home() / ".cache" / "evalgate"
 
 
 def find_project_file(start: Path) -> Path | None:
