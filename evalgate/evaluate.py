@@ -100,15 +100,15 @@ def evaluate(suite: Suite, system: System, pool: ModelPool, progress: Progress |
     dtype = pool.settings.resolved_dtype()
     params = GenerationParams(max_new_tokens=suite.config.generation.max_new_tokens,
                               stop=tuple(suite.config.generation.stop))
+    prepared = prepared or system.prepare(suite)
     identity = {
         "model": resolved.identity, "adapter": adapter_hash, "dtype": dtype,
         "quantization": pool.settings.quantization, "engine": ENGINE_VERSION,
-        "system": system.config_sha256, "generation": sha256_json(params.__dict__),
+        "system": prepared.config_sha256, "generation": sha256_json(params.__dict__),
     }
 
     examples = suite.dataset.examples
     ids = suite.dataset.ids()
-    prepared = prepared or system.prepare(suite)
     built = [prepared.build(suite.render_input(ex)) for ex in examples]
     prompts = [render_prompt(tokenizer, item.messages) for item in built]
     keys = [sha256_json({**identity, "prompt": sha256_text(p)}) for p in prompts]
@@ -184,7 +184,7 @@ def evaluate(suite: Suite, system: System, pool: ModelPool, progress: Progress |
                "n": len(examples)},
         system={"name": system.name, "kind": system.config.kind,
                 "path": _display(system.path, project.root) if system.path else None,
-                "config_sha256": system.config_sha256,
+                "config_sha256": prepared.config_sha256,
                 "adapter": _display(adapter, project.root) if adapter else None,
                 "adapter_sha256": adapter_hash},
         model={"ref": resolved.ref, "identity": resolved.identity, "source": resolved.source,

@@ -73,7 +73,9 @@ class PromptTemplate(StrictModel):
 
 class SystemConfig(StrictModel):
     name: Name
-    kind: Literal["prompt", "few_shot", "rag"] = "prompt"
+    kind: Literal["prompt", "few_shot", "rag", "adapter"] = Field(
+        "prompt", description="prompt | few_shot | rag (every prompt uses that technique), or "
+                              "adapter: a fine-tuned model served with any mix of them per suite")
     description: str = ""
     model: str | None = Field(None, description="base model; default: the project's model")
     adapter: str | None = Field(None, description="PEFT adapter folder (relative to this file)")
@@ -150,6 +152,15 @@ class PreparedSystem:
     pool_retriever: Retriever | None = None
     doc_retriever: Retriever | None = None
     chunks: list[Chunk] = field(default_factory=list)
+
+    @property
+    def config_sha256(self) -> str:
+        """Hash of this suite's prompt entry and model reference: what shapes its outputs.
+
+        Editing the prompt of another suite must not invalidate this suite's cached outputs, and
+        the adapter counts by its content hash (in the cache key), not by the path naming it."""
+        return sha256_json({"model": self.system.config.model,
+                            "template": self.template.model_dump(mode="json")})
 
     @property
     def retrieves(self) -> bool:

@@ -120,3 +120,18 @@ def test_bad_system_configs(project: Path, entry, kind, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")
                        .replace("{", r"\{").replace("}", r"\}")):
         load_system(path).prepare(load_suite(project / "suites" / "tiny.yaml"))
+
+
+def test_editing_another_suites_prompt_keeps_this_suites_identity(project: Path):
+    """Cached outputs are keyed per suite prompt: adding a prompt for a new suite to a baseline
+    must not throw away the outputs it already has for the others."""
+    suite = load_suite(project / "suites" / "tiny.yaml")
+    path = _write_system(project, "fs", FEW_SHOT, "few_shot")
+    before = load_system(path).prepare(suite).config_sha256
+    config = yaml.safe_load(path.read_text())
+    config["prompts"]["other_suite"] = {**FEW_SHOT, "system": "Answer briefly."}
+    path.write_text(yaml.safe_dump(config))
+    assert load_system(path).prepare(suite).config_sha256 == before
+    config["prompts"]["tiny"]["system"] = "Triage tickets carefully."
+    path.write_text(yaml.safe_dump(config))
+    assert load_system(path).prepare(suite).config_sha256 != before
