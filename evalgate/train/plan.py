@@ -1,0 +1,160 @@
+"""Everything checked before a model loads, and the run id that names the result.
+
+`plan_run` reads the training config, its suite and system, every suite of the project, the
+pinned training pool and pairs file, and the tokenizer; it builds and tokenizes every training
+conversation. Bad input of any kind (an unknown key, a missing field, malformed JSON, a chat
+template that cannot train an EOS, overlap with held-out data, sequences over max_length) is a
+ConfigError here, so `evalgate train` exits 2 without having loaded or written anything.
+
+The run id hashes what decides the adapter: the resolved config, the data and pairs hashes, the
+base model's weights identity, the prompt (system entry and suite) and the chat template. The
+same inputs give the same id, which is how a finished run is found and reused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from evalgate.data import Dataset
+from evalgate.errors import ConfigError
+from evalgate.fileio import sha256_json
+from evalgate.models.resolve import ResolvedModel, default_cache_dir, resolve_model
+from evalgate.project import Project
+from evalgate.suite import Suite, load_suite
+from evalgate.systems import PreparedSystem, System, load_system
+from evalgate.train.config import AutoPairs, FilePairs, TrainConfig, load_train_config
+from evalgate.train.data import (
+    Pair,
+    TrainingPool,
+    check_criteria_fields,
+    check_overlap,
+    load_pair_file,
+    load_pool,
+)
+from evalgate.train.runtime import Hardware, hardware
+from evalgate.train.tokens import ChatTokens, check_lengths
+
+# Part of every run id: bump when a change to training code changes what an adapter learns.
+TRAIN_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class TrainPlan:
+    """A validated training run, ready to execute."""
+
+    config_path: Path
+    config: TrainConfig
+    project: Project
+    suite: Suite
+    suites: tuple[Suite, ...]
+    system: System
+    prepared: PreparedSystem
+    pool: TrainingPool
+    resolved: ResolvedModel
+    tokens: ChatTokens
+    sft_rows: tuple[tuple[list[int], list[int]], ...]
+    file_pairs: tuple[Pair, ...] | None
+    pairs_dataset: Dataset | None
+    hw: Hardware
+    run_id: str
+
+    @property
+    def run_dir(self) -> Path:
+        return self.project.root / "adapters" / self.run_id
+
+
+def plan_run(config_path: Path, project: Project) -> TrainPlan:
+    config_path = Path(config_path)
+    config = load_train_config(config_path)
+    folder = config_path.parent
+    suite = load_suite(folder / config.suite)
+    system = load_system(folder / config.system)
+    if system.config.adapter is not None:
+        raise ConfigError("the training system names an adapter; it must be the plain prompt the "
+                          "adapter will be served with", path=system.path, key="adapter",
+                          fix="remove `adapter:` (add it to a copy of the file to serve the "
+                              "trained adapter)")
+    prepared = system.prepare(suite)
+    suites = _all_suites(project, suite)
+    pool = load_pool(config, config_path, prepared)
+    check_overlap([(e.id, e.text) for e in pool.examples.values()], suites, config_path)
+
+    file_pairs = pairs_dataset = None
+    if isinstance(config.pairs, FilePairs):
+        pairs_dataset, pairs, texts = load_pair_file(
+            folder / config.pairs.path, config.pairs.sha256, config, config_path, prepared)
+        leaked = sorted({p.id for p in pairs} & set(pool.non_members))
+        if leaked:
+            raise ConfigError(f"pairs use non-member rows: {', '.join(leaked[:10])}",
+                              path=config_path, key="pairs",
+                              fix="non-members must never be trained on; change the holdout "
+                                  "seed or drop these pairs")
+        check_overlap(list(zip((p.id for p in pairs), texts)), suites, config_path, "pairs file")
+        file_pairs = tuple(pairs)
+    elif isinstance(config.pairs, AutoPairs):
+        check_criteria_fields(pool, suite, config_path)
+
+    model_ref = project.resolve_model_ref(config.model or project.config.model.base)
+    resolved = resolve_model(model_ref, default_cache_dir())
+    tokens = ChatTokens.load(resolved.path)
+    members = pool.member_examples()
+    sft_rows: tuple = ()
+    if "sft" in config.stages:
+        sft_rows = tuple(tokens.sft_tokens(e.conversation) for e in members)
+        check_lengths([(e.id, len(ids)) for e, (ids, _) in zip(members, sft_rows)],
+                      config.settings("sft").max_length, config_path, "sft.max_length")
+    if config.preference_stage:
+        _check_pair_lengths(config, config_path, tokens, suite, members, file_pairs)
+    hw = hardware(config)
+    run_id = _run_id(config, pool, pairs_dataset, resolved, prepared, suite, tokens)
+    return TrainPlan(config_path, config, project, suite, suites, system, prepared, pool,
+                     resolved, tokens, sft_rows, file_pairs, pairs_dataset, hw, run_id)
+
+
+def _all_suites(project: Project, suite: Suite) -> tuple[Suite, ...]:
+    """Every suite of the project plus the training suite (if the project does not list it)."""
+    suites = [load_suite(path) for path in project.suite_paths]
+    if all(s.path.resolve() != suite.path.resolve() for s in suites):
+        suites.append(suite)
+    return tuple(suites)
+
+
+def _check_pair_lengths(config: TrainConfig, config_path: Path, tokens: ChatTokens,
+                        suite: Suite, members: list, file_pairs: tuple[Pair, ...] | None) -> None:
+    stage = config.preference_stage
+    key = f"{stage}.max_length"
+    limit = config.settings(stage).max_length
+    if file_pairs is not None:
+        lengths = []
+        for pair in file_pairs:
+            longest = max(len(tokens.sft_tokens([*pair.prompt, {"role": "assistant",
+                                                                "content": answer}])[0])
+                          for answer in (pair.chosen, pair.rejected))
+            lengths.append((pair.id, longest))
+        check_lengths(lengths, limit, config_path, key)
+        return
+    # Auto pairs: the rejected answer is at most the suite's max_new_tokens (+ its EOS).
+    new = suite.config.generation.max_new_tokens + 1
+    lengths = []
+    for example in members:
+        prompt = len(tokens.prompt_ids(example.prompt))
+        answer = len(tokens.sft_tokens(example.conversation)[0]) - prompt
+        lengths.append((example.id, prompt + max(answer, new)))
+    check_lengths(lengths, limit, config_path, key)
+
+
+def _run_id(config: TrainConfig, pool: TrainingPool, pairs_dataset: Dataset | None,
+            resolved: ResolvedModel, prepared: PreparedSystem, suite: Suite,
+            tokens: ChatTokens) -> str:
+    digest = sha256_json({
+        "train_version": TRAIN_VERSION,
+        "config": {k: v for k, v in config.resolved().items() if k != "description"},
+        "data": pool.dataset.sha256,
+        "pairs": pairs_dataset.sha256 if pairs_dataset is not None else None,
+        "model": resolved.identity,
+        "system": prepared.config_sha256,
+        "suite": suite.config_sha256,
+        "chat_template": tokens.template_sha256,
+    })
+    return f"{config.name}-{digest[:12]}"

@@ -1,0 +1,313 @@
+"""Execute a planned training run: reuse, resume, the stages in order, the manifest last.
+
+Layout of `adapters/<run-id>/`:
+
+    sft/ dpo/            each a finished stage: adapter_model.safetensors + adapter_config.json,
+                         tokenizer files and evalgate-stage.json (its figures); a stage folder
+                         appears whole (written as <stage>.partial, then renamed)
+    pairs.jsonl          the preference pairs trained on; pairs.json their provenance
+    checkpoints/<stage>/ TRL checkpoints while the run is unfinished (removed at the end)
+    manifest.json        written last: its presence means the run finished
+
+`adapters/<name>` (the config's name) is a symlink to the newest finished run of that config,
+so a system YAML can serve `adapter: ../adapters/<name>/dpo` without naming a run id; run
+records still name the adapter by its content hash.
+
+A finished run is reused, never retrained. An unfinished one (a crash, a kill, Ctrl-C) is an
+error unless `--resume` (finished stages are kept, the unfinished one continues from its last
+checkpoint) or `--restart` (the folder is discarded).
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from evalgate.errors import ConfigError, RunError
+from evalgate.fileio import atomic_write_json, sha256_file
+from evalgate.models.engine import Engine
+from evalgate.models.loading import ModelSettings, load_model
+from evalgate.train.callbacks import Interrupted, ProgressBar, StopRequest, graceful_interrupt
+from evalgate.train.config import AutoPairs
+from evalgate.train.manifest import (
+    git_state,
+    ids_sha256,
+    library_versions,
+    now,
+    read_manifest,
+    suite_fingerprints,
+    write_manifest,
+)
+from evalgate.train.pairs import PairSet, choose_prompts, generate_pairs, read_pairs, write_pairs
+from evalgate.train.plan import TrainPlan
+from evalgate.train.preference import build_preference_trainer
+from evalgate.train.runtime import (
+    StageResult,
+    last_checkpoint,
+    load_stage,
+    quiet_libraries,
+    train_stage,
+)
+from evalgate.train.sft import build_sft_trainer
+
+
+@dataclass(frozen=True)
+class TrainOutcome:
+    """A finished (or reused) run; renders itself as the summary table."""
+
+    plan: TrainPlan
+    stages: tuple[StageResult, ...]
+    pairs: dict[str, Any] | None
+    reused: bool
+    manifest: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    @property
+    def adapter_dir(self) -> Path:
+        return self.plan.run_dir / self.stages[-1].adapter
+
+    def __rich__(self) -> Group:
+        root = self.plan.project.root
+        table = Table(title=f"train {self.plan.config.name} → "
+                            f"{self.plan.run_dir.relative_to(root)}", title_justify="left")
+        for column in ("stage", "steps", "seen / pool", "tokens", "tokens/s", "final loss",
+                       "wall time", "adapter"):
+            table.add_column(column, justify="left" if column in ("stage", "adapter")
+                             else "right")
+        for stage in self.stages:
+            loss = f"{stage.final_loss:.4f}" if stage.final_loss is not None else "–"
+            resumed = f" (resumed at {stage.resumed_from_step})" if stage.resumed_from_step else ""
+            table.add_row(stage.stage + resumed, str(stage.steps),
+                          f"{stage.seen} / {stage.examples}", f"{stage.tokens:,}",
+                          f"{stage.tokens_per_second:,.0f}", loss, f"{stage.seconds:,.0f} s",
+                          f"{stage.adapter}/")
+        lines: list[Any] = [table]
+        if self.pairs:
+            lines.append(Text(f"pairs: {self.pairs['count']} from {self.pairs['source']}"
+                              + (f" ({self.pairs['negatives']} negatives, "
+                                 f"{self.pairs['prompts_tried']} prompts tried)"
+                                 if self.pairs["source"] == "auto" else ""), style="dim"))
+        alias = self.plan.run_dir.parent / self.plan.config.name
+        if alias.is_symlink():
+            lines.append(Text(f"{alias.relative_to(root)} → {self.plan.run_id} (serve it with "
+                              f"adapter: ../{alias.relative_to(root)}/{self.stages[-1].adapter} "
+                              "in a system YAML)", style="dim"))
+        if self.reused:
+            lines.append(Text("already trained: reused the finished run (same config, data and "
+                              "model); nothing was trained", style="yellow"))
+        return Group(*lines)
+
+
+def execute(plan: TrainPlan, *, resume: bool = False, restart: bool = False,
+            progress: Any = None, callbacks: Sequence[Any] = ()) -> TrainOutcome:
+    """Run (or reuse) the planned training. `callbacks` are extra TrainerCallbacks (tests)."""
+    run_dir = plan.run_dir
+    finished = read_manifest(run_dir)
+    if finished is not None and not restart:
+        point_alias(plan)
+        return _outcome_from_manifest(plan, finished)
+    if run_dir.exists() and not (resume or restart):
+        raise ConfigError(
+            f"{run_dir} holds an unfinished run of this config ({_unfinished(plan)})",
+            path=plan.config_path,
+            fix="pass --resume to continue it from its last checkpoint, or --restart to "
+                "discard it and start over")
+    if restart:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    quiet_libraries()
+    started_at = now()
+    results: list[StageResult] = []
+    pair_set: PairSet | None = None
+    previous = None
+    console = getattr(progress, "console", None)
+    for stage in plan.config.stages:
+        stage_dir = run_dir / stage
+        done = load_stage(stage_dir)
+        if done is None:
+            if stage != "sft":
+                pair_set = pair_set or _pairs(plan, previous, progress)
+            done = _train(plan, stage, previous, pair_set, resume, progress, console, callbacks)
+        elif stage != "sft":
+            pair_set = _pairs(plan, previous, progress)  # the saved file, for the manifest
+        results.append(done)
+        previous = stage_dir
+    shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+    manifest = _manifest(plan, results, pair_set, started_at)
+    write_manifest(run_dir, manifest)
+    point_alias(plan)
+    return TrainOutcome(plan, tuple(results), manifest["pairs"], False, manifest)
+
+
+def point_alias(plan: TrainPlan) -> Path | None:
+    """Point `adapters/<name>` at this run (relative symlink, swapped atomically). A real folder
+    of that name is left alone; so is a file system without symlinks."""
+    alias = plan.run_dir.parent / plan.config.name
+    if alias.exists() and not alias.is_symlink():
+        return None
+    temporary = alias.with_name(f".{alias.name}.{os.getpid()}.link")
+    try:
+        temporary.unlink(missing_ok=True)
+        os.symlink(plan.run_dir.name, temporary, target_is_directory=True)
+        os.replace(temporary, alias)
+    except OSError:
+        temporary.unlink(missing_ok=True)
+        return None
+    return alias
+
+
+def _train(plan: TrainPlan, stage: str, previous, pair_set: PairSet | None, resume: bool,
+           progress: Any, console: Any, callbacks: Sequence[Any]) -> StageResult:
+    checkpoints = plan.run_dir / "checkpoints" / stage
+    resume_from = last_checkpoint(checkpoints) if resume else None
+    stop = StopRequest()
+    label = stage.upper() + (" (from the SFT adapter)" if previous is not None else "")
+    hooks = [ProgressBar(progress, label), stop, *callbacks]
+    try:
+        if stage == "sft":
+            trainer = build_sft_trainer(plan.config, plan.resolved, plan.hw,
+                                        plan.tokens.tokenizer, plan.sft_rows, checkpoints, hooks)
+            examples = len(plan.sft_rows)
+        else:
+            trainer = build_preference_trainer(stage, plan.config, plan.resolved, plan.hw,
+                                               plan.tokens, pair_set.pairs, previous,
+                                               checkpoints, hooks)
+            # KTO unpairs each pair into a desirable and an undesirable row
+            examples = len(pair_set.pairs) * (2 if stage == "kto" else 1)
+        with graceful_interrupt(stop, console):
+            result = train_stage(trainer, plan.tokens.tokenizer, stage, plan.run_dir / stage,
+                                 resume_from, stop, examples)
+    except (Interrupted, KeyboardInterrupt, ConfigError, RunError):
+        raise
+    except (RuntimeError, ValueError, OSError, TypeError) as error:
+        raise RunError(f"the {stage} stage failed: {type(error).__name__}: {error} (after a "
+                       "fix, `evalgate train --resume` continues from the last checkpoint)"
+                       ) from error
+    finally:
+        trainer = None
+        gc.collect()
+    return result
+
+
+def _pairs(plan: TrainPlan, policy, progress: Any) -> PairSet:
+    """The run's pairs: read back if already built, else copied from the file or generated."""
+    run_dir = plan.run_dir
+    path, info_path = run_dir / "pairs.jsonl", run_dir / "pairs.json"
+    if info_path.is_file():
+        import json
+
+        info = json.loads(info_path.read_text(encoding="utf-8"))
+        return PairSet(tuple(read_pairs(path)), info["source"], info["negatives"], path,
+                       sha256_file(path), info["prompts_tried"], info["failed_criteria"])
+    config = plan.config.pairs
+    if isinstance(config, AutoPairs):
+        adapter = policy if config.negatives == "policy" else None
+        examples = choose_prompts(plan.pool.member_examples(), config.max_prompts,
+                                  plan.config.seed)
+        pairs, failures, records = _generate(plan, adapter, examples, progress)
+        if not pairs:
+            raise RunError(
+                f"no preference pair could be built: the {config.negatives} model's answers to "
+                f"all {len(examples)} training prompts pass every criterion of suite "
+                f"'{plan.suite.name}', so there is nothing to prefer against "
+                "(use method: sft, or give `pairs: {source: file, ...}`)")
+        source, negatives, tried = "auto", config.negatives, len(examples)
+    else:
+        pairs = list(plan.file_pairs)
+        records = [{"id": p.id, "prompt": list(p.prompt), "chosen": p.chosen,
+                    "rejected": p.rejected} for p in pairs]
+        source, negatives, tried, failures = "file", None, len(pairs), {}
+    digest = write_pairs(path, records)
+    atomic_write_json(info_path, {"source": source, "negatives": negatives,
+                                  "prompts_tried": tried, "failed_criteria": failures})
+    return PairSet(tuple(pairs), source, negatives, path, digest, tried, failures)
+
+
+def _generate(plan: TrainPlan, adapter, examples: list, progress: Any):
+    model_config = plan.project.config.model
+    settings = ModelSettings(dtype=model_config.dtype, quantization=model_config.quantization,
+                             device=model_config.device)
+    loaded = load_model(plan.resolved, settings, adapter)
+    engine_config = plan.project.config.engine
+    engine = Engine(loaded, token_budget=engine_config.token_budget,
+                    max_batch=engine_config.max_batch)
+    task = None
+    if progress is not None:
+        who = "SFT policy" if adapter is not None else "base model"
+        task = progress.add_task(f"negatives: {who} answers {len(examples)} prompts",
+                                 total=len(examples), info="")
+
+    def advance(count: int) -> None:
+        if task is not None:
+            progress.advance(task, count)
+
+    try:
+        return generate_pairs(examples, plan.suite, engine, plan.tokens, advance)
+    finally:
+        del engine, loaded
+        gc.collect()
+
+
+def _unfinished(plan: TrainPlan) -> str:
+    parts = []
+    for stage in plan.config.stages:
+        if load_stage(plan.run_dir / stage) is not None:
+            parts.append(f"{stage} done")
+        elif (checkpoint := last_checkpoint(plan.run_dir / "checkpoints" / stage)) is not None:
+            parts.append(f"{stage} checkpointed at step {checkpoint.name.split('-')[-1]}")
+    return ", ".join(parts) or "no checkpoint yet"
+
+
+def _manifest(plan: TrainPlan, results: list[StageResult], pair_set: PairSet | None,
+              started_at: str) -> dict[str, Any]:
+    config, pool, root = plan.config, plan.pool, plan.project.root
+    holdout_seed = config.holdout.seed if config.holdout.seed is not None else config.seed
+    return {
+        "run_id": plan.run_id,
+        "name": config.name,
+        "method": config.method,
+        "adapter": results[-1].adapter,
+        "started_at": started_at,
+        "finished_at": now(),
+        "config_path": str(plan.config_path.resolve().relative_to(root))
+        if plan.config_path.resolve().is_relative_to(root) else str(plan.config_path),
+        "config": config.resolved(),
+        "seeds": {"seed": config.seed, "data_seed": config.seed, "holdout_seed": holdout_seed},
+        "base_model": {"ref": plan.resolved.ref, "identity": plan.resolved.identity,
+                       "source": plan.resolved.source},
+        "chat_template_sha256": plan.tokens.template_sha256,
+        "hardware": {"device": plan.hw.device, "compute_dtype": plan.hw.dtype,
+                     "quantization": config.quantization},
+        "suite": plan.suite.name,
+        "system": {"name": plan.system.name, "config_sha256": plan.prepared.config_sha256},
+        "data": {"path": config.data.path, "sha256": pool.dataset.sha256,
+                 "rows": len(pool.dataset), "excluded": list(pool.excluded),
+                 "members": list(pool.members), "members_sha256": ids_sha256(pool.members),
+                 "non_members": list(pool.non_members),
+                 "non_members_sha256": ids_sha256(pool.non_members)},
+        "pairs": pair_set.summary() if pair_set is not None else None,
+        "stages": {r.stage: r.to_json() for r in results},
+        "suites": suite_fingerprints(plan.suites, root),
+        "versions": library_versions(),
+        "git": git_state(root),
+    }
+
+
+def _outcome_from_manifest(plan: TrainPlan, manifest: dict[str, Any]) -> TrainOutcome:
+    stages = []
+    for name in plan.config.stages:
+        stage = StageResult.from_json(manifest["stages"][name])
+        if not stage.seen:  # manifests written before `seen` was recorded
+            settings = plan.config.settings(name)
+            stage = replace(stage, seen=stage.steps * settings.batch_size * settings.grad_accum)
+        stages.append(stage)
+    stages = tuple(stages)
+    return TrainOutcome(plan, stages, manifest.get("pairs"), True, manifest)

@@ -1,0 +1,224 @@
+"""What every training stage shares: hardware choices, the base model, the TRL arguments both
+trainers take, and saving a finished stage.
+
+The hardware decides, not the config file: CUDA when torch sees a GPU (`use_cpu` only when it
+does not), bf16 autocast where the device computes bf16 natively (see
+`models.loading.resolve_dtype`), fp32 elsewhere. So one config runs unchanged on a laptop CPU and
+a CUDA box. Library noise (TRL and transformers warnings about defaults we set on purpose,
+dataset-map progress bars, telemetry) is silenced here; errors still surface.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evalgate.fileio import atomic_write_json
+from evalgate.models.loading import ModelSettings, adapter_sha256, load_model, resolve_device
+from evalgate.models.loading import resolve_dtype as _resolve_dtype
+from evalgate.models.resolve import ResolvedModel
+from evalgate.train.config import StageSettings, TrainConfig
+
+STAGE_FILE = "evalgate-stage.json"
+
+
+@dataclass(frozen=True)
+class Hardware:
+    device: str
+    dtype: str  # compute dtype name: bfloat16 | float32
+
+    @property
+    def bf16(self) -> bool:
+        return self.dtype == "bfloat16"
+
+    @property
+    def use_cpu(self) -> bool:
+        return not self.device.startswith("cuda")
+
+
+def hardware(config: TrainConfig) -> Hardware:
+    device = resolve_device(config.device)
+    return Hardware(device=device, dtype=_resolve_dtype(config.dtype, device))
+
+
+def quiet_libraries() -> None:
+    """Silence what is only noise for a CLI user; errors are raised, not logged, so none is lost."""
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+    transformers.logging.set_verbosity_error()
+    for name in ("trl", "peft", "accelerate", "bitsandbytes"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    for category in (UserWarning, FutureWarning, DeprecationWarning):
+        warnings.filterwarnings("ignore", category=category,
+                                module=r"(trl|transformers|peft|accelerate|torch|bitsandbytes)\..*")
+
+
+def load_base(resolved: ResolvedModel, config: TrainConfig, hw: Hardware) -> Any:
+    """The base model in training precision: NF4 (double quantisation, compute in `hw.dtype`)
+    for QLoRA, else the plain weights in `hw.dtype` (LoRA weights stay fp32, autocast does bf16)."""
+    settings = ModelSettings(dtype=hw.dtype, quantization=config.quantization, device=hw.device)
+    model = load_model(resolved, settings).model
+    model.config.use_cache = False  # a KV cache is useless (and warned about) while training
+    return model
+
+
+def lora_config(config: TrainConfig) -> Any:
+    from peft import LoraConfig
+
+    lora = config.lora
+    return LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+                      target_modules=lora.targets if isinstance(lora.targets, str)
+                      else list(lora.targets),
+                      bias="none", task_type="CAUSAL_LM")
+
+
+def trainer_arguments(config: TrainConfig, settings: StageSettings, hw: Hardware,
+                      checkpoints: Path) -> dict[str, Any]:
+    """Keyword arguments both SFTConfig and DPOConfig/KTOConfig take (all TrainingArguments)."""
+    return dict(
+        output_dir=str(checkpoints),
+        max_steps=settings.max_steps,
+        per_device_train_batch_size=settings.batch_size,
+        gradient_accumulation_steps=settings.grad_accum,
+        learning_rate=settings.learning_rate,
+        lr_scheduler_type=settings.lr_scheduler,
+        warmup_steps=settings.warmup_steps,
+        weight_decay=settings.weight_decay,
+        max_length=settings.max_length,
+        seed=config.seed,
+        data_seed=config.seed,
+        bf16=hw.bf16,
+        fp16=False,
+        use_cpu=hw.use_cpu,
+        # transformers 5.23 name; TRL reads the deprecated alias, which mirrors it
+        activation_checkpointing=config.gradient_checkpointing,
+        logging_steps=1,
+        save_strategy="steps",
+        save_steps=settings.save_steps,
+        save_total_limit=1,
+        report_to="none",
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=not hw.use_cpu,
+        include_num_input_tokens_seen="non_padding",
+    )
+
+
+def quiet_trainer(trainer: Any) -> Any:
+    """Drop the callback that prints every log dict (our progress bar shows the loss)."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    return trainer
+
+
+def last_checkpoint(checkpoints: Path) -> Path | None:
+    """The newest complete `checkpoint-N` folder (one with trainer_state.json), if any."""
+    if not checkpoints.is_dir():
+        return None
+    found = [p for p in checkpoints.glob("checkpoint-*")
+             if p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").is_file()]
+    return max(found, key=lambda p: int(p.name.split("-")[-1]), default=None)
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """What a finished stage reports: figures for the summary table and the manifest."""
+
+    stage: str
+    adapter: str
+    adapter_sha256: str
+    files: dict[str, str]
+    steps: int
+    tokens: int
+    session_tokens: int
+    seconds: float
+    final_loss: float | None
+    resumed_from_step: int | None
+    examples: int  # the stage's training set: SFT rows or preference pairs
+    seen: int = 0  # examples (or pairs) gone through: steps × batch × accumulation
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.session_tokens / self.seconds if self.seconds else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "tokens_per_second": round(self.tokens_per_second, 1)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> StageResult:
+        data = {k: v for k, v in data.items() if k != "tokens_per_second"}
+        return cls(**data)
+
+
+def train_stage(trainer: Any, tokenizer: Any, stage: str, stage_dir: Path,
+                resume_from: Path | None, stop: Any, examples: int) -> StageResult:
+    """Train (from `resume_from` if given), then save; a stop request raises Interrupted after
+    the trainer wrote its checkpoint, so the stage is never mistaken for finished."""
+    from evalgate.train.callbacks import Interrupted
+
+    start_step = start_tokens = 0
+    if resume_from is not None:  # read now: save_total_limit deletes it once a newer one exists
+        state = json.loads((resume_from / "trainer_state.json").read_text(encoding="utf-8"))
+        start_step = int(state.get("global_step") or 0)
+        start_tokens = int(state.get("num_input_tokens_seen") or 0)
+    started = time.perf_counter()
+    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    seconds = time.perf_counter() - started
+    if stop is not None and stop.stopped_at is not None:
+        raise Interrupted(stage, stop.stopped_at)
+    return finish_stage(trainer, tokenizer, stage, stage_dir, seconds, examples,
+                        start_step or None, start_tokens)
+
+
+def finish_stage(trainer: Any, tokenizer: Any, stage: str, stage_dir: Path, seconds: float,
+                 examples: int, start_step: int | None, start_tokens: int) -> StageResult:
+    """Save the trained adapter (safetensors, the `default` adapter only: DPO's frozen `ref`
+    copy is not part of the result) with the tokenizer, then move it into place whole."""
+    from evalgate.fileio import sha256_file
+
+    partial = stage_dir.with_name(stage_dir.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    trainer.model.save_pretrained(partial, selected_adapters=["default"], safe_serialization=True)
+    (partial / "README.md").unlink(missing_ok=True)  # PEFT's model card names local paths only
+    tokenizer.save_pretrained(partial)
+    history = trainer.state.log_history
+    metrics = [entry for entry in history if "loss" in entry]
+    summary = next((entry for entry in reversed(history) if "train_loss" in entry), {})
+    tokens = int(trainer.state.num_input_tokens_seen or 0)
+    result = StageResult(
+        stage=stage, adapter=stage_dir.name, adapter_sha256=adapter_sha256(partial),
+        files={p.name: sha256_file(p) for p in sorted(partial.iterdir()) if p.is_file()},
+        steps=int(trainer.state.global_step), tokens=tokens, session_tokens=tokens - start_tokens,
+        seconds=round(seconds, 2), final_loss=metrics[-1]["loss"] if metrics else None,
+        resumed_from_step=start_step, examples=examples,
+        seen=trainer.state.global_step * trainer.args.per_device_train_batch_size
+        * trainer.args.gradient_accumulation_steps, metrics=metrics,
+        summary={k: v for k, v in summary.items() if k != "step"})
+    atomic_write_json(partial / STAGE_FILE, result.to_json())
+    shutil.rmtree(stage_dir, ignore_errors=True)
+    os.replace(partial, stage_dir)
+    return result
+
+
+def load_stage(stage_dir: Path) -> StageResult | None:
+    """A finished stage's result, or None when the stage has not finished."""
+    marker = stage_dir / STAGE_FILE
+    if not marker.is_file():
+        return None
+    return StageResult.from_json(json.loads(marker.read_text(encoding="utf-8")))
