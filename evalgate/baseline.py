@@ -16,7 +16,7 @@ from typing import Any
 from evalgate.errors import ConfigError
 from evalgate.fileio import atomic_write_json
 from evalgate.records import RunRecord
-from evalgate.suite import Suite
+from evalgate.suite import Suite, load_suite
 
 BASELINE_FILE = "baseline.json"
 
@@ -38,6 +38,51 @@ class BaselineRecord:
         from evalgate.report.baseline import render_baseline
 
         return render_baseline(self)
+
+
+@dataclass(frozen=True)
+class BaselinePlan:
+    """Every baseline bound to every suite of a project, checked before any model loads."""
+
+    suites: list[Suite]
+    systems: list[Any]
+    prepared: dict[tuple[str, str], Any]  # (suite name, system name) -> PreparedSystem
+
+
+def load_suites(project: Any) -> list[Suite]:
+    if not project.suite_paths:
+        raise ConfigError("no suites listed", path=project.path, key="suites",
+                          fix="list suite files under `suites:` in evalgate.yaml")
+    return [load_suite(p) for p in project.suite_paths]
+
+
+def plan_baselines(project: Any, suites: list[Suite] | None = None) -> BaselinePlan:
+    """Load and bind every (suite, baseline) pair: bad input fails fast and writes nothing."""
+    from evalgate.systems import load_system
+
+    suites = suites if suites is not None else load_suites(project)
+    if not project.baseline_paths:
+        raise ConfigError("no baselines listed", path=project.path, key="baselines",
+                          fix="list baseline files under `baselines:` in evalgate.yaml: a "
+                              "fine-tune is only promoted if it beats them")
+    systems = [load_system(p) for p in project.baseline_paths]
+    prepared = {(s.name, b.name): b.prepare(s) for b in systems for s in suites}
+    return BaselinePlan(suites, systems, prepared)
+
+
+def run_baselines(project: Any, plan: BaselinePlan, pool: Any, progress: Any = None
+                  ) -> tuple[BaselineRecord, Path, dict[tuple[str, str], tuple[RunRecord, Path]]]:
+    """Evaluate every baseline on every suite (cached outputs reused) and save the record."""
+    from evalgate.evaluate import evaluate
+
+    runs = {}
+    for system in plan.systems:
+        for suite in plan.suites:
+            outcome = evaluate(suite, system, pool, progress,
+                               plan.prepared[(suite.name, system.name)])
+            runs[(suite.name, system.name)] = (outcome.record, outcome.path)
+    record = build_baseline_record(plan.suites, runs, project.root)
+    return record, record.save(project.reports_dir), runs
 
 
 def higher_is_better(criterion: Any) -> bool:

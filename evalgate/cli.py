@@ -56,45 +56,57 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_baseline(args: argparse.Namespace) -> int:
-    from evalgate.baseline import build_baseline_record
-    from evalgate.evaluate import ModelPool, evaluate
+    from evalgate.baseline import plan_baselines, run_baselines
+    from evalgate.evaluate import ModelPool
     from evalgate.progress import make_progress
     from evalgate.project import load_project
-    from evalgate.suite import load_suite
-    from evalgate.systems import load_system
 
     project = load_project(args.project)
-    if not project.suite_paths:
-        raise ConfigError("no suites listed", path=project.path, key="suites",
-                          fix="list suite files under `suites:` in evalgate.yaml")
-    if not project.baseline_paths:
-        raise ConfigError("no baselines listed", path=project.path, key="baselines",
-                          fix="list baseline files under `baselines:` in evalgate.yaml")
-    suites = [load_suite(p) for p in project.suite_paths]
-    systems = [load_system(p) for p in project.baseline_paths]
-    # Bind every pair before any model loads: bad input fails fast and writes nothing.
-    prepared = {(suite.name, system.name): system.prepare(suite)
-                for system in systems for suite in suites}
-    runs = {}
+    plan = plan_baselines(project)
     with make_progress() as progress:
-        pool = ModelPool(project, progress)
-        for system in systems:
-            for suite in suites:
-                outcome = evaluate(suite, system, pool, progress,
-                                   prepared[(suite.name, system.name)])
-                runs[(suite.name, system.name)] = (outcome.record, outcome.path)
+        record, path, runs = run_baselines(project, plan, ModelPool(project, progress), progress)
     if args.verbose:
-        for record, _ in runs.values():
+        for run, _ in runs.values():
             console.print()
-            console.print(record)
-    record = build_baseline_record(suites, runs, project.root)
-    path = record.save(project.reports_dir)
+            console.print(run)
     console.print()
     console.print(record)
     hits = sum(r.stats["cache_hits"] for r, _ in runs.values())
     total = sum(r.suite["n"] for r, _ in runs.values())
     console.print(f"[dim]cache[/] {hits} of {total} examples cached · "
                   f"[dim]baseline record[/] {_relative(path)}")
+    return EXIT_PASS
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from evalgate.progress import make_progress
+    from evalgate.project import load_project
+    from evalgate.train import Interrupted, execute, plan_run
+
+    project = load_project(args.project)
+    if args.resume and args.restart:
+        raise ConfigError("--resume and --restart contradict each other",
+                          fix="--resume continues an unfinished run, --restart discards it")
+    paths = [Path(p) for p in args.config] or sorted((project.root / "training").glob("*.yaml"))
+    if not paths:
+        raise ConfigError(f"no training config in {project.root / 'training'}",
+                          fix="pass CONFIG or write training/<name>.yaml (see the README)")
+    # Every guard of every config runs before any model loads or any file is written.
+    plans = [plan_run(path, project) for path in paths]
+    outcomes = []
+    try:
+        with make_progress() as progress:
+            for plan in plans:
+                outcomes.append(execute(plan, resume=args.resume, restart=args.restart,
+                                        progress=progress))
+    except Interrupted as stop:
+        err_console.print(f"[bold yellow]interrupted:[/] {stop}; continue with "
+                          "`evalgate train --resume`")
+        return 130
+    for outcome in outcomes:
+        console.print()
+        console.print(outcome)
+        console.print(f"[dim]manifest[/] {_relative(outcome.plan.run_dir / 'manifest.json')}")
     return EXIT_PASS
 
 
@@ -129,6 +141,22 @@ def build_parser() -> argparse.ArgumentParser:
     baseline.add_argument("-v", "--verbose", action="store_true",
                           help="also print each run's own table")
     baseline.set_defaults(handler=_cmd_baseline)
+
+    train = commands.add_parser(
+        "train", help="train LoRA adapters (SFT, then DPO) from training/*.yaml into adapters/")
+    train.add_argument("config", nargs="*", metavar="CONFIG",
+                       help="training YAML (default: every training/*.yaml of the project)")
+    train.add_argument("--resume", action="store_true",
+                       help="continue an unfinished run from its last checkpoint")
+    train.add_argument("--restart", action="store_true",
+                       help="discard an existing run folder of this config and train again")
+    train.add_argument("--project", type=Path, default=None, metavar="FILE",
+                       help="evalgate.yaml (default: nearest one at or above this folder)")
+    train.set_defaults(handler=_cmd_train)
+
+    from evalgate.cli_gate import register as register_gate_commands
+
+    register_gate_commands(commands)  # gate, promote, registry, run
     return parser
 
 

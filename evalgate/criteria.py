@@ -3,6 +3,11 @@
 A criterion with no bound could never fail, so at least one bound is required. Absolute bounds
 (`min`, `max`) are decided on the 95% interval, not the point estimate: a criterion whose
 interval straddles its bound is INCONCLUSIVE (the data cannot decide), which blocks like FAIL.
+
+Relative bounds compare a candidate with the best baseline on the same examples:
+`beat_baseline: {margin: m}` (candidate − best baseline > m) and `max_drop: d` (non-inferiority:
+the drop stays under d). Only the gate decides them (evalgate.gate), on the paired difference;
+a single run shows them as RELATIVE ("decided by the gate").
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Annotated, Literal, Union
 
 from jsonschema import validators
 from jsonschema.exceptions import SchemaError
-from pydantic import Field, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from evalgate.errors import ConfigError
 from evalgate.fileio import sha256_file
@@ -31,18 +36,52 @@ class Status(str, Enum):
     PASS = "PASS"
     FAIL = "FAIL"
     INCONCLUSIVE = "INCONCLUSIVE"
+    RELATIVE = "RELATIVE"  # only relative bounds: not decidable from one run; the gate decides
+
+
+class BeatBaseline(StrictModel):
+    margin: float = Field(0.0, ge=0.0, description="candidate − best baseline must surely "
+                                                   "exceed this (in the metric's units)")
+
+
+RELATIVE_KEYS = ("beat_baseline", "max_drop")
 
 
 class CriterionBase(StrictModel):
     name: Name
     min: float | None = Field(None, description="pass only if the value is surely ≥ min")
     max: float | None = Field(None, description="pass only if the value is surely ≤ max")
+    beat_baseline: BeatBaseline | None = Field(
+        None, description="the gate passes only if the candidate surely beats the best "
+                          "baseline by more than `margin` (paired, same examples)")
+    max_drop: float | None = Field(
+        None, ge=0.0, description="non-inferiority: the gate passes only if the candidate's "
+                                  "drop against the best baseline surely stays under this")
+
+    @model_serializer(mode="wrap")
+    def _omit_unused_relative(self, handler: SerializerFunctionWrapHandler):
+        # Criteria without relative bounds dump (and so hash) exactly as before they existed:
+        # existing caches, run keys and training pins stay valid.
+        data = handler(self)
+        if isinstance(data, dict):
+            for key in RELATIVE_KEYS:
+                if data.get(key, 0) is None:
+                    del data[key]
+        return data
+
+    @property
+    def has_absolute(self) -> bool:
+        return self.min is not None or self.max is not None
+
+    @property
+    def has_relative(self) -> bool:
+        return self.beat_baseline is not None or self.max_drop is not None
 
     @model_validator(mode="after")
     def _has_bound(self) -> "CriterionBase":
-        if self.min is None and self.max is None:
-            raise ValueError("a criterion needs a bound: set `min` and/or `max` "
-                             "(a criterion that cannot fail is not a gate)")
+        if not self.has_absolute and not self.has_relative:
+            raise ValueError("a criterion needs a bound: set `min`/`max`, `beat_baseline` or "
+                             "`max_drop` (a criterion that cannot fail is not a gate)")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"`min` ({self.min}) is above `max` ({self.max})")
         return self
@@ -53,11 +92,25 @@ class CriterionBase(StrictModel):
             parts.append(f"≥ {self.min:g}")
         if self.max is not None:
             parts.append(f"≤ {self.max:g}")
+        if self.has_relative:
+            parts.append(f"relative ({self.relative_text()}): decided by the gate")
         return " and ".join(parts)
+
+    def relative_text(self) -> str:
+        parts = []
+        if self.beat_baseline is not None:
+            parts.append(f"beat best baseline by > {self.beat_baseline.margin:g}")
+        if self.max_drop is not None:
+            parts.append(f"drop < {self.max_drop:g}")
+        return ", ".join(parts)
 
     def decide(self, low: float, high: float) -> Status:
         """PASS when the whole interval is inside the bounds, FAIL when it is wholly outside
-        one of them, INCONCLUSIVE when it straddles a bound."""
+        one of them, INCONCLUSIVE when it straddles a bound. Relative bounds are not decided
+        here (one run has nothing to pair with): with no absolute bound the status is
+        RELATIVE."""
+        if not self.has_absolute:
+            return Status.RELATIVE
         statuses = []
         if self.min is not None:
             statuses.append(Status.PASS if low >= self.min else
@@ -77,7 +130,8 @@ class CriterionBase(StrictModel):
     def fingerprint(self, suite_dir: Path) -> dict:
         """What decides this criterion's per-example scores (bounds excluded: changing a bound
         re-decides but does not re-score). Files it reads are included by hash."""
-        return self.model_dump(mode="json", by_alias=True, exclude={"min", "max"})
+        return self.model_dump(mode="json", by_alias=True,
+                               exclude={"min", "max", *RELATIVE_KEYS})
 
 
 class ExactMatchCriterion(CriterionBase):

@@ -63,7 +63,8 @@ class RunRecord:
 
     @property
     def passed(self) -> bool:
-        return all(c.status == "PASS" for c in self.criteria)
+        """Every criterion this run can decide passes (RELATIVE ones are the gate's)."""
+        return all(c.status in ("PASS", "RELATIVE") for c in self.criteria)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

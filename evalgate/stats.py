@@ -65,3 +65,83 @@ def estimate_mean(values: Sequence[float], binary: bool) -> Estimate:
         return Estimate(mean, low, high, n, "wilson")
     low, high = bootstrap_mean_interval(values)
     return Estimate(mean, low, high, n, "bootstrap")
+
+
+# --- paired statistics: a candidate against a baseline on the same examples -----------------
+
+Z80_POWER = 0.8416212335729143  # one-sided z for 80% power, used by `examples_to_settle`
+
+
+@dataclass(frozen=True)
+class PairedEstimate:
+    """The mean paired difference (candidate − baseline) with its 95% paired-bootstrap
+    interval; for binary scores also McNemar's exact two-sided p-value and the discordant
+    counts (b: only the candidate right, c: only the baseline right)."""
+
+    delta: float
+    low: float
+    high: float
+    n: int
+    sd: float
+    resamples: int
+    seed: int
+    p_value: float | None = None
+    b: int | None = None
+    c: int | None = None
+
+
+def paired_bootstrap(candidate: Sequence[float], baseline: Sequence[float],
+                     resamples: int = BOOTSTRAP_RESAMPLES,
+                     seed: int = BOOTSTRAP_SEED) -> tuple[float, float, float]:
+    """Mean of the per-example differences and its 95% percentile interval, resampling
+    examples (pairs stay together). Seeded, so a verdict recomputes to the same figures."""
+    if resamples < 2000:
+        raise ValueError("a paired bootstrap needs at least 2,000 resamples")
+    diffs = np.asarray(candidate, dtype=np.float64) - np.asarray(baseline, dtype=np.float64)
+    if diffs.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    means = diffs[rng.integers(0, diffs.size, size=(resamples, diffs.size))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(diffs.mean()), float(low), float(high)
+
+
+def mcnemar_exact(b: int, c: int) -> float:
+    """Two-sided exact McNemar p-value: the binomial test of b successes in b + c discordant
+    pairs at p = 1/2 (doubling the smaller tail, capped at 1). No discordant pair: p = 1."""
+    n = b + c
+    if n == 0:
+        return 1.0
+    k = min(b, c)
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n
+    return min(1.0, 2.0 * tail)
+
+
+def paired_estimate(candidate: Sequence[float], baseline: Sequence[float], binary: bool,
+                    resamples: int = BOOTSTRAP_RESAMPLES,
+                    seed: int = BOOTSTRAP_SEED) -> PairedEstimate:
+    if len(candidate) != len(baseline):
+        raise ValueError("paired samples must have the same length")
+    delta, low, high = paired_bootstrap(candidate, baseline, resamples, seed)
+    diffs = np.asarray(candidate, dtype=np.float64) - np.asarray(baseline, dtype=np.float64)
+    sd = float(diffs.std(ddof=1)) if diffs.size > 1 else 0.0
+    if not binary:
+        return PairedEstimate(delta, low, high, int(diffs.size), sd, resamples, seed)
+    b = int(np.sum(diffs > 0.5))
+    c = int(np.sum(diffs < -0.5))
+    return PairedEstimate(delta, low, high, int(diffs.size), sd, resamples, seed,
+                          mcnemar_exact(b, c), b, c)
+
+
+def examples_to_settle(n: int, sd: float, distance: float,
+                       z: float = Z95 + Z80_POWER) -> int | None:
+    """Total examples that would likely settle an interval straddling a bound.
+
+    The interval's half-width shrinks like z·sd/√n; it clears a bound at `distance` from the
+    observed value once √n ≥ (z_{0.975} + z_{0.80})·sd / distance — the classic sample size for
+    80% power if the observed effect is the true one. None when no finite n would do (the
+    estimate sits on the bound, or there is no spread to estimate from)."""
+    distance = abs(distance)
+    if n <= 0 or sd <= 0 or distance <= 1e-12 or not math.isfinite(sd):
+        return None
+    return max(n + 1, math.ceil((z * sd / distance) ** 2))

@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from evalgate.errors import ConfigError
-from evalgate.retrieval import Retriever, chunk_document, load_corpus, split_sections, tokenize, window
+from evalgate.retrieval import (
+    Retriever,
+    chunk_document,
+    load_corpus,
+    split_sections,
+    tokenize,
+    window,
+)
 
 CORPUS = {
     "returns.md": "# Returns\n\n## Shoes\nShoes can be returned within 30 days of delivery.\n\n"

@@ -8,7 +8,8 @@ from rich.text import Text
 
 from evalgate.records import RunRecord
 
-STATUS_STYLE = {"PASS": "bold green", "FAIL": "bold red", "INCONCLUSIVE": "bold yellow"}
+STATUS_STYLE = {"PASS": "bold green", "FAIL": "bold red", "INCONCLUSIVE": "bold yellow",
+                "RELATIVE": "dim", "PROMOTE": "bold green", "REJECT": "bold red"}
 
 
 def status_text(status: str) -> Text:

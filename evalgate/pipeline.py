@@ -1,0 +1,84 @@
+"""`evalgate run`: the whole pipeline on a project — baseline → train → gate → promote — and
+a closing summary. Each step is the same code as its own command (nothing is re-implemented
+here), so `run` decides exactly what the separate commands would.
+
+`--quick` is a first look: only the first training config is trained and gated.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.table import Table
+from rich.text import Text
+
+from evalgate.errors import ConfigError
+from evalgate.report.console import STATUS_STYLE
+
+
+def run_pipeline(args: argparse.Namespace) -> int:
+    from evalgate.baseline import plan_baselines, run_baselines
+    from evalgate.cli import console, err_console
+    from evalgate.evaluate import ModelPool
+    from evalgate.gate.promote import NotPromotable, promote
+    from evalgate.gate.run import run_gate
+    from evalgate.progress import make_progress
+    from evalgate.project import load_project
+    from evalgate.train import Interrupted, execute, plan_run
+
+    project = load_project(args.project)
+    baseline_plan = plan_baselines(project)
+    configs = sorted((project.root / "training").glob("*.yaml"))
+    if not configs:
+        raise ConfigError(f"no training config in {project.root / 'training'}",
+                          fix="write training/<name>.yaml (see the README, \"Training\")")
+    if args.quick:
+        configs = configs[:1]
+    plans = [plan_run(path, project) for path in configs]  # every guard before any work
+    rows = []
+    with make_progress() as progress:
+        console.rule("[bold]1 · baselines")
+        pool = ModelPool(project, progress)
+        _, path, _ = run_baselines(project, baseline_plan, pool, progress)
+        console.print(f"[dim]baseline record[/] {path.relative_to(project.root)}")
+        del pool
+        for plan in plans:
+            console.rule(f"[bold]2 · train {plan.config.name}")
+            try:
+                outcome = execute(plan, progress=progress)
+            except Interrupted as stop:
+                err_console.print(f"[bold yellow]interrupted:[/] {stop}; continue with "
+                                  "`evalgate train --resume`, then `evalgate run`")
+                return 130
+            console.print(outcome)
+            console.rule(f"[bold]3 · gate {plan.config.name}")
+            gated = run_gate(project, plan.run_dir, progress=progress,
+                             say=lambda text: err_console.print(f"[dim]{text}[/]"))
+            console.print(gated.verdict)
+            promoted = "—"
+            if gated.verdict.promoted and not args.no_promote:
+                console.rule(f"[bold]4 · promote {plan.config.name}")
+                try:
+                    entry = promote(project, plan.run_dir, alias=args.alias)
+                    promoted = f"{entry.name} {entry.version} → {args.alias}"
+                except NotPromotable as refused:
+                    promoted = f"refused: {refused}"
+            rows.append((plan, gated, promoted))
+    table = Table(title="evalgate run: summary", title_justify="left", header_style="bold")
+    for column in ("training", "adapter run", "verdict", "checks", "registry", "report"):
+        table.add_column(column)
+    for plan, gated, promoted in rows:
+        counts = gated.verdict.counts()
+        table.add_row(plan.config.name, plan.run_id[:12],
+                      Text(gated.verdict.decision, style=STATUS_STYLE[gated.verdict.decision]),
+                      f"{counts['PASS']} pass · {counts['FAIL']} fail · "
+                      f"{counts['INCONCLUSIVE']} inconclusive",
+                      promoted, str(Path(gated.report_dir).relative_to(project.root)
+                                    / "report.html"))
+    console.print()
+    console.print(table)
+    for _, gated, _ in rows:
+        for reason in gated.verdict.reasons:
+            console.print(f"  [bold]blocking[/] {reason}", highlight=False)
+    return 0 if all(g.verdict.promoted for _, g, _ in rows) else 1

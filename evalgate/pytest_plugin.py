@@ -1,0 +1,215 @@
+"""`pytest suites/`: every evalgate suite YAML becomes test items, one per criterion check.
+
+    pytest suites/ --evalgate-candidate adapters/<run-id>     # or a system YAML
+                   [--evalgate-baseline best | baselines/few_shot.yaml]
+                   [--evalgate-project evalgate.yaml] [--junitxml report.xml]
+
+A YAML file is a suite when it has both `data:` and `criteria:` at the top level (or is listed
+under `suites:` in evalgate.yaml). Each bound of each criterion (min, max, beat_baseline,
+max_drop) is an item; the gate's own code decides it (evalgate.gate.decide), so pytest and
+`evalgate gate` never disagree. A failure shows value, bound, interval and baseline.
+
+Registered under the `pytest11` entry point. It imports nothing heavy at start-up and does
+nothing for runs that collect no suite file; without --evalgate-candidate suite items skip.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SUFFIXES = (".yaml", ".yml")
+KINDS = ("min", "max", "beat_baseline", "max_drop")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("evalgate", "evalgate suites as tests")
+    group.addoption("--evalgate-candidate", default=None, metavar="PATH",
+                    help="adapter run folder (adapters/<run-id>) or a system YAML to test")
+    group.addoption("--evalgate-baseline", default="best", metavar="best|PATH",
+                    help="`best` (per criterion, from reports/baseline.json; refreshed if "
+                         "stale) or a system YAML")
+    group.addoption("--evalgate-project", default=None, metavar="FILE",
+                    help="evalgate.yaml (default: the nearest one above the suite)")
+
+
+def _is_suite(path: Path) -> bool:
+    if path.suffix not in SUFFIXES or path.name == "evalgate.yaml":
+        return False
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    return isinstance(data, dict) and "criteria" in data and "data" in data
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector):
+    if _is_suite(Path(file_path)):
+        return SuiteFile.from_parent(parent, path=file_path)
+    return None
+
+
+class Session:
+    """Per pytest session: the project, candidate, baseline and each suite's checks (computed
+    once per suite, on its first item)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.checks: dict[str, Any] = {}
+        self._project = None
+        self._pool = None
+
+    def option(self, name: str) -> Any:
+        return self.config.getoption(name)
+
+    def project(self, near: Path):
+        if self._project is None:
+            from evalgate.project import load_project
+
+            given = self.option("evalgate_project")
+            self._project = load_project(Path(given) if given else None, start=near.parent)
+        return self._project
+
+    def pool(self, project):
+        if self._pool is None:
+            from evalgate.evaluate import ModelPool
+
+            self._pool = ModelPool(project)
+        return self._pool
+
+    def candidate(self, project):
+        from evalgate.gate.manifest_check import candidate_system, find_manifest, load_manifest
+        from evalgate.systems import load_system
+
+        path = Path(self.option("evalgate_candidate"))
+        if path.suffix in SUFFIXES:
+            return load_system(path), None
+        find_manifest(path)
+        manifest = load_manifest(path)
+        return candidate_system(manifest, project), manifest
+
+    def suite_checks(self, suite_path: Path) -> dict[tuple[str, str], Any]:
+        key = str(suite_path.resolve())
+        if key not in self.checks:
+            self.checks[key] = self._compute(suite_path)
+        return self.checks[key]
+
+    def _compute(self, suite_path: Path) -> dict[tuple[str, str], Any]:
+        from evalgate.baseline import BASELINE_FILE, plan_baselines, run_baselines
+        from evalgate.evaluate import evaluate
+        from evalgate.gate.decide import best_baselines, criterion_specs, decide_all
+        from evalgate.gate.run import baseline_staleness
+        from evalgate.suite import load_suite
+        from evalgate.systems import load_system
+
+        project = self.project(suite_path)
+        suite = load_suite(suite_path)
+        pool = self.pool(project)
+        candidate, _ = self.candidate(project)
+        outcome = evaluate(suite, candidate, pool)
+        baseline = self.option("evalgate_baseline")
+        if baseline == "best":
+            plan = plan_baselines(project)
+            if baseline_staleness(project, plan.suites, plan.prepared):
+                run_baselines(project, plan, pool)
+            import json
+
+            record = json.loads((project.reports_dir / BASELINE_FILE).read_text("utf-8"))
+            best = best_baselines(record, project.root, [suite.name])
+        else:
+            system = load_system(Path(baseline))
+            base = evaluate(suite, system, pool)
+            best = {(suite.name, c.name): (system.name, base.record, base.path)
+                    for c in suite.config.criteria}
+        checks = decide_all(criterion_specs([suite]), {suite.name: outcome.record}, best)
+        return {(c.criterion, c.kind): c for c in checks}
+
+
+def _session(config: pytest.Config) -> Session:
+    session = getattr(config, "_evalgate_session", None)
+    if session is None:
+        session = Session(config)
+        config._evalgate_session = session
+    return session
+
+
+class SuiteFile(pytest.File):
+    def collect(self):
+        import yaml
+
+        data = yaml.safe_load(self.path.read_text(encoding="utf-8"))
+        for criterion in data.get("criteria") or []:
+            name = str(criterion.get("name"))
+            for kind in KINDS:
+                if criterion.get(kind) is not None:
+                    yield CheckItem.from_parent(self, name=f"{name}[{kind}]", criterion=name,
+                                                kind=kind)
+
+
+class CheckFailed(Exception):
+    def __init__(self, check: Any) -> None:
+        super().__init__(check.reason)
+        self.check = check
+
+
+class CheckItem(pytest.Item):
+    def __init__(self, *, criterion: str, kind: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.criterion = criterion
+        self.kind = kind
+        self.add_marker("evalgate")
+
+    def runtest(self) -> None:
+        session = _session(self.config)
+        if not session.option("evalgate_candidate"):
+            pytest.skip("no candidate: pass --evalgate-candidate adapters/<run-id> (or a "
+                        "system YAML)")
+        check = session.suite_checks(self.path)[(self.criterion, self.kind)]
+        if check.status != "PASS":
+            raise CheckFailed(check)
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, CheckFailed):
+            from evalgate.report.common import check_details
+
+            check = excinfo.value.check
+            return "\n".join([f"{check.status}: {check.suite}/{check.criterion} "
+                              f"[{check.kind} {check.bound_text}]", f"  {check.reason}",
+                              "  " + check_details(check).replace(" · ", "\n  ")])
+        from evalgate.errors import EvalgateError
+
+        if isinstance(excinfo.value, EvalgateError):
+            return f"evalgate error: {excinfo.value}"
+        return super().repr_failure(excinfo, style)
+
+    def reportinfo(self):
+        return self.path, None, f"evalgate: {self.name}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "evalgate: an evalgate suite criterion check")
+
+
+def pytest_report_header(config: pytest.Config, start_path: Path) -> list[str] | None:
+    candidate = config.getoption("evalgate_candidate", default=None)
+    if not candidate:
+        return None
+    try:
+        session = _session(config)
+        project = session.project(Path(start_path) / "x")
+        from evalgate.baseline import load_suites
+
+        system, manifest = session.candidate(project)
+        model = system.config.model or project.config.model.base
+        adapter = (f"{manifest.name} ({manifest.stage}, run {manifest.run_id[:12]}, sha256 "
+                   f"{manifest.adapter_sha256[:12]})" if manifest else
+                   str(system.config.adapter or "none"))
+        suites = ", ".join(f"{s.name} {s.config_sha256[:12]}" for s in load_suites(project))
+    except Exception as exc:  # noqa: BLE001 - a header must never break collection
+        return [f"evalgate: cannot describe the candidate: {exc}"]
+    return [f"evalgate: model {model} · adapter {adapter}",
+            f"evalgate: baseline {config.getoption('evalgate_baseline')} · suites {suites}"]

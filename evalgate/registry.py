@@ -1,0 +1,297 @@
+"""The registry: promoted adapters with their manifest and verdict, aliases, and an audit log.
+
+    registry/
+      audit.jsonl                    one JSON line per promotion or rollback (when, who, hashes)
+      .lock                          flock'ed for the whole of every change
+      <name>/<version>/              v1, v2, …: adapter/, manifest.json, verdict.json, entry.json
+      <name>/aliases/<alias>.json    {"version": …, "history": […]}: moved atomically
+
+Every change holds an exclusive `fcntl.flock` on `registry/.lock`, so two promotions at once
+are serialised, never interleaved. A version folder is built under a temporary name and
+renamed into place; the alias file is replaced atomically (temp file, fsync, rename, fsync of
+the folder) only after that, so a crash at any point leaves the previous alias intact. Names
+that come from configs are checked so that no path can leave `registry/`. Loading an entry
+re-hashes every file against its `entry.json`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import getpass
+import json
+import os
+import re
+import shutil
+import socket
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from evalgate.errors import ConfigError, RunError
+from evalgate.fileio import atomic_write_json, sha256_file
+
+REGISTRY_DIR = "registry"
+AUDIT_LOG = "audit.jsonl"
+DEFAULT_ALIAS = "production"
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    version: str
+    path: Path
+    info: dict[str, Any]
+
+    @property
+    def adapter_dir(self) -> Path:
+        return self.path / "adapter"
+
+
+def safe_name(value: str, what: str) -> str:
+    """A single path component that cannot escape its folder (no separators, no `..`)."""
+    if not isinstance(value, str) or not SAFE_NAME.match(value) or value in (".", ".."):
+        raise ConfigError(f"{what} '{value}' is not a safe name",
+                          fix=f"use letters, digits, '_', '-' or '.' for the {what} (no '/', "
+                              "no leading '.', at most 80 characters)")
+    return value
+
+
+def _inside(root: Path, path: Path) -> Path:
+    resolved = path.resolve()
+    if not resolved.is_relative_to(root.resolve()):
+        raise ConfigError(f"{path} is outside the registry {root}",
+                          fix="registry names must be plain names")
+    return path
+
+
+def who() -> str:
+    user = os.environ.get("USER") or os.environ.get("LOGNAME")
+    if not user:
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):
+            user = f"uid {os.getuid()}"
+    return user
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+class Registry:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "a+b") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    # --- paths ------------------------------------------------------------------------------
+    def name_dir(self, name: str) -> Path:
+        return _inside(self.root, self.root / safe_name(name, "registry name"))
+
+    def alias_path(self, name: str, alias: str) -> Path:
+        return _inside(self.root, self.name_dir(name) / "aliases"
+                       / f"{safe_name(alias, 'alias')}.json")
+
+    def versions(self, name: str) -> list[str]:
+        folder = self.name_dir(name)
+        if not folder.is_dir():
+            return []
+        found = [p.name for p in folder.iterdir()
+                 if p.is_dir() and re.fullmatch(r"v\d+", p.name) and (p / "entry.json").is_file()]
+        return sorted(found, key=lambda v: int(v[1:]))
+
+    def names(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir()
+                      if p.is_dir() and SAFE_NAME.match(p.name))
+
+    def aliases(self, name: str) -> dict[str, dict[str, Any]]:
+        folder = self.name_dir(name) / "aliases"
+        if not folder.is_dir():
+            return {}
+        return {p.stem: json.loads(p.read_text(encoding="utf-8"))
+                for p in sorted(folder.glob("*.json"))}
+
+    def alias_target(self, name: str, alias: str) -> str | None:
+        path = self.alias_path(name, alias)
+        if not path.is_file():
+            return None
+        return json.loads(path.read_text(encoding="utf-8"))["version"]
+
+    # --- reading, with verification ---------------------------------------------------------
+    def load(self, name: str, ref: str = DEFAULT_ALIAS) -> Entry:
+        """An entry by version (v3) or alias (production); every file's hash is checked."""
+        version = ref if re.fullmatch(r"v\d+", ref) else self.alias_target(name, ref)
+        if version is None:
+            raise ConfigError(f"registry has no alias or version '{ref}' for '{name}'",
+                              fix="see `evalgate registry list`")
+        path = _inside(self.root, self.name_dir(name) / version)
+        entry_file = path / "entry.json"
+        if not entry_file.is_file():
+            raise ConfigError(f"registry has no version {version} of '{name}'",
+                              fix="see `evalgate registry list`")
+        info = json.loads(entry_file.read_text(encoding="utf-8"))
+        bad = [rel for rel, digest in info["files"].items()
+               if not (path / rel).is_file() or sha256_file(path / rel) != digest]
+        extra = [str(p.relative_to(path)) for p in path.rglob("*")
+                 if p.is_file() and p.name != "entry.json"
+                 and str(p.relative_to(path)) not in info["files"]]
+        if bad or extra:
+            raise RunError(f"registry entry {name}/{version} does not match its hashes "
+                           f"(changed or missing: {', '.join(bad) or '-'}; unexpected: "
+                           f"{', '.join(extra) or '-'}); do not serve it")
+        return Entry(name, version, path, info)
+
+    # --- changing ---------------------------------------------------------------------------
+    def promote(self, *, name: str, adapter_dir: Path, manifest_path: Path, verdict_path: Path,
+                verdict: dict[str, Any], alias: str = DEFAULT_ALIAS) -> Entry:
+        """Copy adapter, manifest and verdict into a new version (or reuse the version that
+        already holds this adapter) and move `alias` to it. The caller has checked the verdict."""
+        safe_name(name, "registry name")
+        safe_name(alias, "alias")
+        adapter_sha = verdict["adapter"]["sha256"]
+        with self.locked():
+            existing = next((v for v in self.versions(name)
+                             if self._entry_info(name, v).get("adapter_sha256") == adapter_sha),
+                            None)
+            if existing is None:
+                existing = self._add_version(name, adapter_dir, manifest_path, verdict_path,
+                                             verdict)
+            previous = self.alias_target(name, alias)
+            move_alias(self, name, alias, existing)
+            entry = self.load(name, existing)
+            self._audit({"action": "promote", "name": name, "version": existing,
+                         "alias": alias, "previous": previous, "adapter_sha256": adapter_sha,
+                         "manifest_sha256": verdict["manifest"]["sha256"],
+                         "verdict_sha256": entry.info["files"]["verdict.json"],
+                         "decision": verdict["decision"],
+                         "allow_changed_criteria": verdict.get("allow_changed_criteria", False),
+                         "run_id": verdict["adapter"]["run_id"]})
+        return entry
+
+    def rollback(self, name: str, alias: str = DEFAULT_ALIAS, to: str | None = None) -> Entry:
+        """Move `alias` back to the version it pointed at before (or to `to`)."""
+        with self.locked():
+            path = self.alias_path(name, alias)
+            if not path.is_file():
+                raise ConfigError(f"'{name}' has no alias '{alias}'",
+                                  fix="see `evalgate registry list`")
+            current = json.loads(path.read_text(encoding="utf-8"))
+            if to is None:
+                history = [v for v in current.get("history", []) if v != current["version"]]
+                if not history:
+                    raise ConfigError(f"alias {name}:{alias} has no earlier version to roll "
+                                      "back to", fix="pass --to VERSION")
+                to = history[-1]
+            entry = self.load(name, to)  # verifies hashes before anything moves
+            move_alias(self, name, alias, entry.version, rollback=True)
+            self._audit({"action": "rollback", "name": name, "version": entry.version,
+                         "alias": alias, "previous": current["version"],
+                         "adapter_sha256": entry.info["adapter_sha256"],
+                         "manifest_sha256": entry.info["files"].get("manifest.json"),
+                         "verdict_sha256": entry.info["files"].get("verdict.json"),
+                         "decision": entry.info.get("decision")})
+        return entry
+
+    def audit_entries(self) -> list[dict[str, Any]]:
+        path = self.root / AUDIT_LOG
+        if not path.is_file():
+            return []
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
+                if line.strip()]
+
+    # --- internals --------------------------------------------------------------------------
+    def _entry_info(self, name: str, version: str) -> dict[str, Any]:
+        return json.loads((self.name_dir(name) / version / "entry.json").read_text("utf-8"))
+
+    def _add_version(self, name: str, adapter_dir: Path, manifest_path: Path,
+                     verdict_path: Path, verdict: dict[str, Any]) -> str:
+        folder = self.name_dir(name)
+        folder.mkdir(parents=True, exist_ok=True)
+        numbers = [int(p.name[1:]) for p in folder.iterdir() if re.fullmatch(r"v\d+", p.name)]
+        version = f"v{max(numbers, default=0) + 1}"
+        staging = folder / f".staging-{uuid.uuid4().hex}"
+        try:
+            shutil.copytree(adapter_dir, staging / "adapter")
+            shutil.copy2(manifest_path, staging / "manifest.json")
+            shutil.copy2(verdict_path, staging / "verdict.json")
+            files = {str(p.relative_to(staging)): sha256_file(p)
+                     for p in sorted(staging.rglob("*")) if p.is_file()}
+            copied = {k.split("/", 1)[1]: v for k, v in files.items() if k.startswith("adapter/")}
+            expected = verdict["adapter"]["files"]
+            if copied != expected:
+                raise RunError("the adapter changed while it was being copied into the registry")
+            atomic_write_json(staging / "entry.json", {
+                "name": name, "version": version, "created_at": _now(), "by": who(),
+                "adapter_sha256": verdict["adapter"]["sha256"], "run_id":
+                verdict["adapter"]["run_id"], "decision": verdict["decision"], "files": files})
+            for path in [*staging.rglob("*")]:
+                if path.is_file():
+                    _fsync_file(path)
+            os.rename(staging, folder / version)  # atomic: the version appears whole
+            _fsync_dir(folder)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return version
+
+    def _audit(self, event: dict[str, Any]) -> None:
+        line = json.dumps({"when": _now(), "who": who(), "host": socket.gethostname(), **event},
+                          ensure_ascii=False, sort_keys=True) + "\n"
+        fd = os.open(self.root / AUDIT_LOG, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            os.write(fd, line.encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+
+def move_alias(registry: Registry, name: str, alias: str, version: str,
+               rollback: bool = False) -> None:
+    """Point `alias` at `version`: a whole new alias file replaces the old one atomically."""
+    path = registry.alias_path(name, alias)
+    history: list[str] = []
+    if path.is_file():
+        history = json.loads(path.read_text(encoding="utf-8")).get("history", [])
+    if rollback and version in history:
+        history = history[:history.index(version) + 1]
+    elif not history or history[-1] != version:
+        history = [*history, version]
+    atomic_write_json(path, {"name": name, "alias": alias, "version": version,
+                             "moved_at": _now(), "by": who(), "history": history})
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

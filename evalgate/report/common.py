@@ -1,0 +1,47 @@
+"""Small formatting helpers shared by the Markdown, HTML and JUnit renderings of a verdict."""
+
+from __future__ import annotations
+
+
+def fmt(value: float | None, signed: bool = False) -> str:
+    if value is None or value != value:
+        return "n/a"
+    return f"{value:+.3f}" if signed else f"{value:.3f}"
+
+
+def fig_text(fig, signed: bool = False) -> str:
+    if fig is None:
+        return "—"
+    return f"{fmt(fig.value, signed)} [{fmt(fig.low, signed)}, {fmt(fig.high, signed)}]"
+
+
+def check_details(check) -> str:
+    """One line with everything a failing check needs: value, bound, interval, baseline."""
+    parts = [f"candidate {fig_text(check.candidate)}", f"bound {check.kind} {check.bound_text}"]
+    if check.baseline is not None:
+        parts.append(f"best baseline {check.baseline_system} {fig_text(check.baseline)}")
+    if check.delta is not None:
+        parts.append(f"Δ {fig_text(check.delta, signed=True)}")
+    if check.p_value is not None:
+        parts.append(f"McNemar p {check.p_value:.4f}")
+    parts.append(f"n {check.n}")
+    if check.more_examples is not None:
+        parts.append(f"≈{check.more_examples:,} more examples would likely settle it")
+    return " · ".join(parts)
+
+
+def criteria_rows(verdict) -> list:
+    """The first check of each (suite, criterion): its figures stand for the criterion."""
+    seen, rows = set(), []
+    for check in verdict.checks:
+        key = (check.suite, check.criterion)
+        if key not in seen:
+            seen.add(key)
+            rows.append(check)
+    return rows
+
+
+def criterion_status(verdict, suite: str, criterion: str) -> str:
+    statuses = {c.status for c in verdict.checks if (c.suite, c.criterion) == (suite, criterion)}
+    return ("FAIL" if "FAIL" in statuses else "INCONCLUSIVE" if "INCONCLUSIVE" in statuses
+            else "PASS")

@@ -1,0 +1,53 @@
+"""A verdict as Markdown (for PR comments and CI summaries)."""
+
+from __future__ import annotations
+
+from evalgate.report.common import fig_text
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(verdict) -> str:
+    adapter = verdict.adapter
+    counts = verdict.counts()
+    lines = [
+        f"# evalgate verdict: **{verdict.decision}**", "",
+        f"Adapter **{adapter['name']}** ({adapter['stage']}, run `{adapter['run_id'][:12]}`) "
+        f"against the best baseline per criterion — {counts['PASS']} pass, {counts['FAIL']} "
+        f"fail, {counts['INCONCLUSIVE']} inconclusive of {len(verdict.checks)} checks.", ""]
+    if verdict.allow_changed_criteria:
+        lines += ["> **--allow-changed-criteria**: suites or criteria changed since training:",
+                  *[f"> - {c}" for c in verdict.changed_criteria], ""]
+    lines += ["| suite / criterion | check | best baseline | fine-tune | Δ paired (95% CI) | "
+              "McNemar p | status |", "|---|---|---|---|---|---|---|"]
+    for c in verdict.checks:
+        base = f"{c.baseline_system} {fig_text(c.baseline)}" if c.baseline_system else "—"
+        p = "—" if c.p_value is None else f"{c.p_value:.4f}"
+        status = f"**{c.status}**" + (f" (+{c.more_examples:,} ex.)"
+                                      if c.more_examples is not None else "")
+        lines.append(f"| {c.suite}/{c.criterion} (n={c.n}) | {_cell(c.kind + ' ' + c.bound_text)}"
+                     f" | {base} | {fig_text(c.candidate)} | {fig_text(c.delta, signed=True)} | "
+                     f"{p} | {status} |")
+    lines.append("")
+    if verdict.reasons:
+        lines += ["## Blocking", "", *[f"- {_cell(r)}" for r in verdict.reasons], ""]
+    if verdict.warnings:
+        lines += ["## Warnings", "", *[f"- {_cell(w)}" for w in verdict.warnings], ""]
+    stats = verdict.statistics
+    lines += ["## Provenance", "",
+              f"- adapter `{adapter['path']}` sha256 `{adapter['sha256']}`",
+              f"- manifest `{verdict.manifest['path']}` sha256 `{verdict.manifest['sha256']}`",
+              f"- base model `{verdict.base_model.get('ref', '?')}` "
+              f"(`{str(verdict.base_model.get('identity', ''))[:16]}`)",
+              f"- baseline record `{verdict.baseline_record['path']}` sha256 "
+              f"`{verdict.baseline_record['sha256'][:16]}`"]
+    for name, suite in verdict.suites.items():
+        record = verdict.records[name]["candidate"]
+        lines.append(f"- suite `{name}` config `{suite['config_sha256'][:16]}` · candidate run "
+                     f"`{record['path']}` (`{record['sha256'][:16]}`)")
+    lines += [f"- statistics: {stats['relative']}; {stats['resamples']:,} resamples, seed "
+              f"{stats['seed']}; {stats['binary_test']}", f"- created {verdict.created_at} by "
+              f"evalgate {verdict.evalgate_version}", ""]
+    return "\n".join(lines)
