@@ -53,7 +53,7 @@ def load_suites(project: Any) -> list[Suite]:
     if not project.suite_paths:
         raise ConfigError("no suites listed", path=project.path, key="suites",
                           fix="list suite files under `suites:` in evalgate.yaml")
-    return [load_suite(p) for p in project.suite_paths]
+    return [load_suite(p).head(project.example_limit) for p in project.suite_paths]
 
 
 def plan_baselines(project: Any, suites: list[Suite] | None = None) -> BaselinePlan:

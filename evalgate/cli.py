@@ -170,7 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         err_console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
         return exc.exit_code
     except KeyboardInterrupt:
-        err_console.print("[bold red]interrupted[/]")
+        err_console.print("[bold red]interrupted:[/] outputs already generated are in the cache; "
+                          "run the command again to continue from them")
         return 130
     except Exception:  # noqa: BLE001 - a crash is a failed run, never a silent pass
         err_console.print("[bold red]run failed (unexpected error):[/]")

@@ -169,7 +169,8 @@ def register(commands) -> None:
     run = commands.add_parser("run", help="the whole pipeline: baseline → train → gate → "
                                           "promote, with a closing summary")
     run.add_argument("--quick", action="store_true",
-                     help="a first look: train a short SFT-only run (see README)")
+                     help="a first look: the first 60 examples of each suite, a quarter of "
+                          "the training steps, reports under reports/quick/, never promoted")
     run.add_argument("--no-promote", action="store_true", help="stop after the gate")
     run.add_argument("--alias", default="production")
     run.add_argument("--project", type=Path, default=None, metavar="FILE", help=project_help)

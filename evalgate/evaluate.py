@@ -126,23 +126,42 @@ def evaluate(suite: Suite, system: System, pool: ModelPool, progress: Progress |
             if progress is not None:
                 task = progress.add_task(f"generating {system.name} × {suite.name}",
                                          total=len(todo), info="")
-            new_tokens = 0
             gen_started = time.perf_counter()
 
             def advance(count: int) -> None:
                 if task is not None:
                     progress.advance(task, count)
 
-            outputs = engine.generate(todo, params, on_done=advance)
-            fresh = {}
-            for key, out in zip(unique_missing, outputs):
+            fresh: dict[str, CachedGeneration] = {}
+            unsaved: list[str] = []
+            saved_at = time.monotonic()
+
+            def save() -> None:
+                nonlocal saved_at
+                if not unsaved:
+                    return
+                cache.put_generations((key, fresh[key]) for key in unsaved)
+                unsaved.clear()
+                saved_at = time.monotonic()
+
+            def keep(index: int, out: Any) -> None:
+                # Saved as they finish (every 32 rows or 20 s): Ctrl-C or a crash loses only
+                # the rows still running, and the next run picks up from the cache.
+                key = unique_missing[index]
                 fresh[key] = CachedGeneration(out.text, out.prompt_tokens, out.new_tokens,
                                               out.finish_reason)
-                new_tokens += out.new_tokens
+                unsaved.append(key)
+                if len(unsaved) >= 32 or time.monotonic() - saved_at > 20:
+                    save()
+
+            try:
+                outputs = engine.generate(todo, params, on_done=advance, on_result=keep)
+            finally:
+                save()
+            new_tokens = sum(out.new_tokens for out in outputs)
             if task is not None:
                 rate = new_tokens / max(time.perf_counter() - gen_started, 1e-9)
                 progress.update(task, info=f"{rate:.0f} tok/s")
-            cache.put_generations(fresh.items())
             generations.update(fresh)
 
         scores = _score_all(suite, examples, keys, generations, cache, progress)

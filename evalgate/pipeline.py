@@ -2,12 +2,18 @@
 a closing summary. Each step is the same code as its own command (nothing is re-implemented
 here), so `run` decides exactly what the separate commands would.
 
-`--quick` is a first look: only the first training config is trained and gated.
+`--quick` is a first look in minutes rather than the better part of an hour: every suite is
+cut to its first QUICK_EXAMPLES examples, only the first training config is trained, with a
+quarter of its steps (`TrainConfig.quick`, adapter `<name>-quick`), and everything is written
+under `reports/quick/`. A quick verdict is never promoted: on so few examples most relative
+checks are honestly INCONCLUSIVE, and the report says how many examples would settle them.
+The cache is per example, so a later full `evalgate run` reuses every quick output.
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 from rich.table import Table
@@ -15,6 +21,8 @@ from rich.text import Text
 
 from evalgate.errors import ConfigError
 from evalgate.report.console import STATUS_STYLE
+
+QUICK_EXAMPLES = 60
 
 
 def run_pipeline(args: argparse.Namespace) -> int:
@@ -28,6 +36,9 @@ def run_pipeline(args: argparse.Namespace) -> int:
     from evalgate.train import Interrupted, execute, plan_run
 
     project = load_project(args.project)
+    if args.quick:
+        project = replace(project, example_limit=QUICK_EXAMPLES, config=project.config.model_copy(
+            update={"reports": str(Path(project.config.reports) / "quick")}))
     baseline_plan = plan_baselines(project)
     configs = sorted((project.root / "training").glob("*.yaml"))
     if not configs:
@@ -35,29 +46,32 @@ def run_pipeline(args: argparse.Namespace) -> int:
                           fix="write training/<name>.yaml (see the README, \"Training\")")
     if args.quick:
         configs = configs[:1]
-    plans = [plan_run(path, project) for path in configs]  # every guard before any work
+    plans = [plan_run(path, project, quick=args.quick) for path in configs]  # every guard before any work
     rows = []
     with make_progress() as progress:
         console.rule("[bold]1 · baselines")
         pool = ModelPool(project, progress)
-        _, path, _ = run_baselines(project, baseline_plan, pool, progress)
+        record, path, _ = run_baselines(project, baseline_plan, pool, progress)
+        console.print(record)
         console.print(f"[dim]baseline record[/] {path.relative_to(project.root)}")
         del pool
         for plan in plans:
             console.rule(f"[bold]2 · train {plan.config.name}")
             try:
-                outcome = execute(plan, progress=progress)
+                # A re-run of the pipeline continues an interrupted training run from its last
+                # checkpoint: `run` is meant to be repeated until it has nothing left to do.
+                outcome = execute(plan, resume=True, progress=progress)
             except Interrupted as stop:
-                err_console.print(f"[bold yellow]interrupted:[/] {stop}; continue with "
-                                  "`evalgate train --resume`, then `evalgate run`")
+                err_console.print(f"[bold yellow]interrupted:[/] {stop}; run `evalgate run` "
+                                  "again to continue from the last checkpoint")
                 return 130
             console.print(outcome)
             console.rule(f"[bold]3 · gate {plan.config.name}")
             gated = run_gate(project, plan.run_dir, progress=progress,
                              say=lambda text: err_console.print(f"[dim]{text}[/]"))
             console.print(gated.verdict)
-            promoted = "—"
-            if gated.verdict.promoted and not args.no_promote:
+            promoted = "—" if not args.quick else "never (--quick)"
+            if gated.verdict.promoted and not (args.no_promote or args.quick):
                 console.rule(f"[bold]4 · promote {plan.config.name}")
                 try:
                     entry = promote(project, plan.run_dir, alias=args.alias)
@@ -78,6 +92,10 @@ def run_pipeline(args: argparse.Namespace) -> int:
                                     / "report.html"))
     console.print()
     console.print(table)
+    if args.quick:
+        console.print(f"[yellow]quick look:[/] the first {QUICK_EXAMPLES} examples of each suite "
+                      "and a quarter of the training steps; never promoted. `evalgate run` "
+                      "decides on the full suites (cached outputs are reused).", highlight=False)
     for _, gated, _ in rows:
         for reason in gated.verdict.reasons:
             console.print(f"  [bold]blocking[/] {reason}", highlight=False)

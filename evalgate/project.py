@@ -44,6 +44,8 @@ class Project:
     root: Path
     path: Path
     config: ProjectConfig
+    # `evalgate run --quick`: evaluate only each suite's first N examples (None: all of them).
+    example_limit: int | None = None
 
     @property
     def cache_path(self) -> Path:

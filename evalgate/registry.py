@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from evalgate.errors import ConfigError, RunError
-from evalgate.fileio import atomic_write_json, sha256_file
+from evalgate.fileio import atomic_write_json, fsync_dir, sha256_file
 
 REGISTRY_DIR = "registry"
 AUDIT_LOG = "audit.jsonl"
@@ -242,7 +242,7 @@ class Registry:
                 if path.is_file():
                     _fsync_file(path)
             os.rename(staging, folder / version)  # atomic: the version appears whole
-            _fsync_dir(folder)
+            fsync_dir(folder)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -280,18 +280,5 @@ def _fsync_file(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
     finally:
         os.close(fd)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,14 @@ class Suite:
         """Hash of what decides results: config (incl. criteria) and the data hash."""
         return sha256_json({"config": self.config.model_dump(mode="json", by_alias=True),
                             "data": self.dataset.sha256, "criteria": self.fingerprints})
+
+    def head(self, n: int | None) -> Suite:
+        """The first `n` examples in file order, same config and pins (so the same
+        config_sha256): a quick look whose per-example outputs and scores are those of a full
+        run, since the cache is per example."""
+        if n is None or n >= len(self.dataset):
+            return self
+        return replace(self, dataset=replace(self.dataset, examples=self.dataset.examples[:n]))
 
     def render_input(self, example: dict[str, Any]) -> str:
         return render(self.config.input, example)

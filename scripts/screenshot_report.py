@@ -26,8 +26,11 @@ def find_chromium() -> str:
 def screenshot(html: Path, png: Path, width: int = 1200, height: int = 1400) -> Path:
     png.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as profile:
+        # No background networking: on a closed network Chromium's own calls home stall it.
         subprocess.run([find_chromium(), "--headless", "--no-sandbox", "--disable-gpu",
-                        "--hide-scrollbars", f"--user-data-dir={profile}",
+                        "--hide-scrollbars", "--no-first-run", "--disable-quic",
+                        "--disable-background-networking", "--disable-component-update",
+                        "--disable-sync", f"--user-data-dir={profile}",
                         f"--window-size={width},{height}", f"--screenshot={png.resolve()}",
                         html.resolve().as_uri()], check=True, capture_output=True, timeout=120)
     if not png.is_file() or png.stat().st_size == 0:

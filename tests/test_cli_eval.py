@@ -89,3 +89,52 @@ def test_bad_input_exits_2_and_writes_nothing(project: Path, capsys, breakage, m
     assert message in err and "fix:" in err
     assert _records(project) == []
     assert not (project / ".evalgate" / "cache.sqlite").exists()
+
+
+class _CtrlCAfter:
+    """A progress sink that raises KeyboardInterrupt once `limit` examples are generated, as a
+    user's Ctrl-C would in the middle of a long run."""
+
+    console = None
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.done, self.generating = limit, 0, set()
+
+    def add_task(self, description: str, **_: object) -> int:
+        task = len(self.generating) + 100 + self.done
+        if description.startswith("generating"):
+            self.generating.add(task)
+        return task
+
+    def update(self, *_: object, **__: object) -> None:
+        pass
+
+    def remove_task(self, *_: object) -> None:
+        pass
+
+    def advance(self, task: int, count: float = 1) -> None:
+        if task in self.generating:
+            self.done += int(count)
+            if self.done >= self.limit:
+                raise KeyboardInterrupt
+
+
+def test_interrupted_eval_keeps_the_examples_already_generated(project: Path, capsys):
+    from evalgate.evaluate import ModelPool, evaluate
+    from evalgate.project import load_project
+    from evalgate.suite import load_suite
+    from evalgate.systems import load_system
+
+    config = yaml.safe_load((project / "evalgate.yaml").read_text())
+    config["engine"] = {"max_batch": 1}  # one row at a time: rows finish one by one
+    (project / "evalgate.yaml").write_text(yaml.safe_dump(config))
+    loaded = load_project(project / "evalgate.yaml")
+    progress = _CtrlCAfter(limit=4)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(load_suite(project / "suites" / "tiny.yaml"),
+                 load_system(project / "baselines" / "prompt.yaml"),
+                 ModelPool(loaded, progress), progress)
+    assert _records(project) == []  # no run record for an unfinished run
+
+    main(["eval", "--suite", "suites/tiny.yaml", "--system", "baselines/prompt.yaml"])
+    assert "4 hits / 2 misses" in capsys.readouterr().out

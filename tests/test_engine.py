@@ -417,3 +417,10 @@ def test_bfloat16_engine_runs_and_batches_consistently(chat_model_dir, prompts):
     assert all(g.new_tokens == 6 for g in out)
     scores = Engine(loaded).loglikelihood([("Question: hello\nAnswer:", "A")])
     assert scores[0][0] < 0
+
+
+def test_each_result_is_handed_over_as_it_finishes(engine, prompts):
+    handed: dict[int, object] = {}
+    results = engine.generate(prompts, GenerationParams(max_new_tokens=8),
+                              on_result=lambda i, g: handed.setdefault(i, g))
+    assert handed == dict(enumerate(results))

@@ -211,10 +211,11 @@ def decide_criterion(spec: Mapping[str, Any], candidate: RunRecord,
             elif mcnemar_blocks:
                 reason = (f"the interval clears the bound but McNemar's exact test does not "
                           f"(p = {paired.p_value:.3f} ≥ {ALPHA:g}; {paired.b} vs {paired.c} "
-                          f"discordant examples): cannot tell whether the candidate does "
-                          f"{goal}; {_settle_text(more)}")
+                          f"discordant examples): cannot tell whether the candidate "
+                          f"{goal.replace('beat', 'beats', 1)}; {_settle_text(more)}")
             else:
-                reason = (f"cannot tell whether the candidate does {goal}: {ci} straddles "
+                reason = (f"cannot tell whether the candidate {goal.replace('beat', 'beats', 1)}: "
+                          f"{ci} straddles "
                           f"{bound:+g}; {_settle_text(more)}")
         else:
             goal = f"a drop of less than {setting:g} against the best baseline ({base_name})"

@@ -75,12 +75,16 @@ def baseline_staleness(project: Project, suites: list[Suite],
             if not run_path.is_file():
                 return f"names a missing run record ({run['path']})"
             try:
-                system_hash = json.loads(run_path.read_text(encoding="utf-8"))["system"][
-                    "config_sha256"]
+                run_record = json.loads(run_path.read_text(encoding="utf-8"))
+                system_hash, examples = run_record["system"]["config_sha256"], run_record[
+                    "suite"]["n"]
             except (OSError, ValueError, KeyError, TypeError):
                 return f"names an unreadable run record ({run['path']})"
             if system_hash != prepared[(suite.name, name)].config_sha256:
                 return f"was made with another version of baseline '{name}'"
+            if examples != len(suite.dataset):
+                return (f"was made on {examples} examples of suite '{suite.name}', not "
+                        f"{len(suite.dataset)}")
     return None
 
 

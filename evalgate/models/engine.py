@@ -19,11 +19,18 @@ from __future__ import annotations
 import collections
 import functools
 import itertools
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from evalgate.errors import ConfigError
+
+# transformers 5.2x renames the forward's `past_key_values` to `cache` and warns on every call;
+# the old name works across the whole supported range (>= 5.0) and in PEFT wrappers, so keep it
+# and keep the users' terminal clean.
+warnings.filterwarnings("ignore", message=r"`past_key_values` is deprecated",
+                        category=FutureWarning)
 
 if TYPE_CHECKING:  # imported on first use at run time: reading a cached run needs neither
     import torch
@@ -167,8 +174,11 @@ class Engine:
         prompts: Sequence[str],
         params: GenerationParams = GenerationParams(),
         on_done: OnDone = None,
+        on_result: Callable[[int, Generation], None] | None = None,
     ) -> list[Generation]:
-        """Greedy completions of `prompts`, in input order; `on_done(n)` as n more finish.
+        """Greedy completions of `prompts`, in input order; `on_done(n)` as n more finish, and
+        `on_result(i, generation)` as prompt i finishes (so a caller can keep results as they
+        come: an interrupted run loses only the rows still running).
 
         Prompts are admitted longest first into a running batch of at most `max_batch` rows.
         Finished rows leave the batch at once, and when a quarter of the slots are free the next
@@ -191,6 +201,8 @@ class Engine:
 
         def finish(row: _Row, generation: Generation) -> None:
             results[row.index] = generation
+            if on_result is not None:
+                on_result(row.index, generation)
 
         with torch.inference_mode():
             running: _Running | None = None

@@ -9,6 +9,24 @@ def fmt(value: float | None, signed: bool = False) -> str:
     return f"{value:+.3f}" if signed else f"{value:.3f}"
 
 
+def fmt_p(p_value: float | None) -> str:
+    """A p-value as people read one: never "0.0000" for a tiny but positive probability."""
+    if p_value is None:
+        return "—"
+    return "< 0.0001" if p_value < 1e-4 else f"{p_value:.4f}"
+
+
+def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
+    """Round tick values (steps of 1, 2 or 5 × 10^k) covering [lo, hi]."""
+    import math
+
+    raw = (hi - lo) / max(count, 1) or 1.0
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    first = math.ceil(lo / step) * step
+    return [round(first + i * step, 10) for i in range(int((hi - first) / step + 1e-9) + 1)]
+
+
 def fig_text(fig, signed: bool = False) -> str:
     if fig is None:
         return "—"
@@ -23,7 +41,7 @@ def check_details(check) -> str:
     if check.delta is not None:
         parts.append(f"Δ {fig_text(check.delta, signed=True)}")
     if check.p_value is not None:
-        parts.append(f"McNemar p {check.p_value:.4f}")
+        parts.append(f"McNemar p {fmt_p(check.p_value)}")
     parts.append(f"n {check.n}")
     if check.more_examples is not None:
         parts.append(f"≈{check.more_examples:,} more examples would likely settle it")

@@ -9,6 +9,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from evalgate.report.common import fmt_p
 from evalgate.report.console import STATUS_STYLE, status_text
 
 
@@ -38,7 +39,7 @@ def render_verdict(verdict) -> Group:
             base = Text(f"{check.baseline_system} ", style="dim") + base
         delta = _fig(check.delta, signed=True)
         if check.p_value is not None:
-            delta.append(f"\nMcNemar p {check.p_value:.3f}", style="dim")
+            delta.append(f"\nMcNemar p {fmt_p(check.p_value)}", style="dim")
         status = status_text(check.status)
         if check.more_examples is not None:
             status.append(f"\n+{check.more_examples:,} ex.", style="dim")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from html import escape
 
-from evalgate.report.common import criteria_rows, criterion_status, fig_text
+from evalgate.report.common import criteria_rows, criterion_status, fig_text, fmt_p, nice_ticks
 
 COLOURS = {"PASS": "#1a7f37", "FAIL": "#cf222e", "INCONCLUSIVE": "#bf8700",
            "PROMOTE": "#1a7f37", "REJECT": "#cf222e"}
@@ -46,8 +46,8 @@ def _scale(lo: float, hi: float, x0: float, width: float):
     return lambda v: x0 + (v - lo) / span * width
 
 
-def _ticks(lo: float, hi: float, count: int = 5) -> list[float]:
-    return [lo + (hi - lo) * i / count for i in range(count + 1)]
+def _ticks(lo: float, hi: float) -> list[float]:
+    return nice_ticks(lo, hi)
 
 
 def _bars_chart(verdict) -> str:
@@ -161,7 +161,7 @@ def render_html(verdict) -> str:
     for c in verdict.checks:
         base = (f'{escape(c.baseline_system)}<br><span class="muted">{fig_text(c.baseline)}'
                 "</span>") if c.baseline_system else "—"
-        p = "—" if c.p_value is None else f"{c.p_value:.4f}"
+        p = fmt_p(c.p_value)
         more = (f'<br><span class="muted">+{c.more_examples:,} examples</span>'
                 if c.more_examples is not None else "")
         rows.append(

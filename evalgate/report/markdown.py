@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from evalgate.report.common import fig_text
+from evalgate.report.common import fig_text, fmt_p
 
 
 def _cell(text: str) -> str:
@@ -24,7 +24,7 @@ def render_markdown(verdict) -> str:
               "McNemar p | status |", "|---|---|---|---|---|---|---|"]
     for c in verdict.checks:
         base = f"{c.baseline_system} {fig_text(c.baseline)}" if c.baseline_system else "—"
-        p = "—" if c.p_value is None else f"{c.p_value:.4f}"
+        p = fmt_p(c.p_value)
         status = f"**{c.status}**" + (f" (+{c.more_examples:,} ex.)"
                                       if c.more_examples is not None else "")
         lines.append(f"| {c.suite}/{c.criterion} (n={c.n}) | {_cell(c.kind + ' ' + c.bound_text)}"

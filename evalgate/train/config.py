@@ -151,6 +151,21 @@ class TrainConfig(StrictModel):
             return given
         return {"sft": StageSettings, "dpo": DPOSettings}.get(stage, PreferenceSettings)()
 
+    def quick(self) -> TrainConfig:
+        """The `evalgate run --quick` profile: a quarter of the steps (at least 2 per stage) and
+        of the auto-pair prompts (at least 8), under the name `<name>-quick` so that its
+        adapter never takes the place of the full run's."""
+        update: dict = {"name": f"{self.name}-quick"}
+        for stage in self.stages:
+            settings = self.settings(stage)
+            steps = max(2, settings.max_steps // 4)
+            update[stage] = settings.model_copy(update={
+                "max_steps": steps, "save_steps": min(settings.save_steps, steps)})
+        if isinstance(self.pairs, AutoPairs):
+            prompts = max(8, (self.pairs.max_prompts or 32) // 4)
+            update["pairs"] = self.pairs.model_copy(update={"max_prompts": prompts})
+        return self.model_copy(update=update)
+
     def resolved(self) -> dict:
         """The config as it will run: every stage's settings with defaults filled in."""
         data = self.model_dump(mode="json")

@@ -64,9 +64,11 @@ class TrainPlan:
         return self.project.root / "adapters" / self.run_id
 
 
-def plan_run(config_path: Path, project: Project) -> TrainPlan:
+def plan_run(config_path: Path, project: Project, quick: bool = False) -> TrainPlan:
     config_path = Path(config_path)
     config = load_train_config(config_path)
+    if quick:
+        config = config.quick()
     folder = config_path.parent
     suite = load_suite(folder / config.suite)
     system = load_system(folder / config.system)
