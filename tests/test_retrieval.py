@@ -82,3 +82,14 @@ def test_bad_corpora(tmp_path: Path):
     (tmp_path / "bad.md").write_bytes(b"\xff\xfe\x00bad")
     with pytest.raises(ConfigError, match="cannot read document"):
         load_corpus(tmp_path, 200, 40)
+
+
+@pytest.mark.parametrize("method", ["dense", "hybrid"])
+def test_dense_and_hybrid_find_known_chunks_offline(docs: Path, method: str,
+                                                    monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the packaged MiniLM, never a hub
+    retriever = Retriever(load_corpus(docs, 200, 40), method=method)
+    assert retriever.search("How long can I return shoes?", 1)[0].chunk.id == "returns.md#0"
+    assert retriever.search("free shipping threshold", 1)[0].chunk.doc == "shipping.md"
+    hits = retriever.search("free shipping threshold", 3)
+    assert len(hits) == 3 and len({h.chunk.id for h in hits}) == 3
