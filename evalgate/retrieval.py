@@ -140,7 +140,12 @@ class Retriever:
     """Top-k search over a fixed list of texts (document chunks or few-shot examples)."""
 
     def __init__(self, chunks: Sequence[Chunk], method: Method = "bm25") -> None:
+        import logging
+
         import bm25s
+
+        # bm25s sets its own logger to DEBUG on import: one line per index in every captured log.
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
 
         self.chunks = list(chunks)
         self.method = method

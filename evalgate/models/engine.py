@@ -123,8 +123,9 @@ class Engine:
 
     # A prefix shared by a whole prefill group is computed once when it is at least this long.
     min_shared_prefix = 8
-    # New prompts join a running batch once max_batch // refill_divisor slots are free: each
-    # admission costs a prefill pass and a copy of the cache, so it pays to admit several rows.
+    # New prompts join a running batch once max_batch // refill_divisor slots are free and they
+    # make up at least 1/refill_divisor of the batch they join: each admission costs a prefill
+    # pass and a copy of the cache, so it pays to admit several rows.
     refill_divisor = 4
 
     def __init__(
@@ -220,9 +221,10 @@ class Engine:
     def _admit(
         self, pending: collections.deque[_Row], running: _Running | None, max_new: int
     ) -> list[_Row]:
-        """Rows to prefill now: none while the batch is more than 3/4 full (a merge copies the whole
-        cache, so it is worth doing for several rows at once), else as many as slots and the token
-        budget allow. An idle engine always takes at least one row."""
+        """Rows to prefill now: as many as slots and the token budget allow, but none while the
+        batch is more than 3/4 full or the newcomers would be under a quarter of it (a merge
+        copies the whole cache, so it is worth doing for several rows at once). An idle engine
+        always takes at least one row."""
         size = len(running.rows) if running is not None else 0
         if running is not None and (
             not self.refill or self.max_batch - size < max(1, self.max_batch // self.refill_divisor)
@@ -246,6 +248,12 @@ class Engine:
             if over and (group or running is not None):
                 break
             group.append(pending.popleft())
+        # When the token budget, not max_batch, bounds the batch, a single finished row would
+        # otherwise let one prompt in at a time: a prefill pass and a copy of the whole cache per
+        # row. Wait until the newcomers are at least a quarter of the batch they join.
+        if running is not None and len(group) < max(1, (size + len(group)) // self.refill_divisor):
+            pending.extendleft(reversed(group))
+            return []
         return group
 
     def _prefill(
