@@ -15,8 +15,8 @@ def render_baseline(record) -> Group:
         systems = list(entry["runs"])
         table = Table(title=f"baselines on [bold]{suite_name}[/]  (★ best per criterion: the bar "
                             "a fine-tune must clear)", title_justify="left", header_style="bold")
-        table.add_column("criterion", no_wrap=True)
-        table.add_column("bound", justify="center", no_wrap=True)
+        table.add_column("criterion", overflow="fold", min_width=12)
+        table.add_column("bound", justify="center", overflow="fold", ratio=1)
         for name in systems:
             table.add_column(name, justify="right", no_wrap=True)
         for criterion, best in entry["criteria"].items():

@@ -25,12 +25,13 @@ def render_run(record: RunRecord) -> Group:
     title = (f"[bold]{system['name']}[/] on [bold]{suite['name']}[/] "
              f"({suite['n']} examples)")
     table = Table(title=title, title_justify="left", header_style="bold")
-    table.add_column("criterion", no_wrap=True)
-    table.add_column("metric", style="dim", no_wrap=True)
-    table.add_column("value", justify="right", no_wrap=True)
-    table.add_column("95% CI", justify="right", no_wrap=True)
-    table.add_column("bound", justify="center", no_wrap=True)
-    table.add_column("status", justify="center", no_wrap=True)
+    # Figures and status never wrap or shorten; on a narrow terminal the bound text wraps.
+    table.add_column("criterion", overflow="fold", min_width=10)
+    table.add_column("metric", style="dim", overflow="fold")
+    table.add_column("value", justify="right", no_wrap=True, min_width=5)
+    table.add_column("95% CI", justify="right", no_wrap=True, min_width=11)
+    table.add_column("bound", justify="center", overflow="fold", ratio=1)
+    table.add_column("status", justify="center", no_wrap=True, min_width=12)
     lines = []
     for result in record.criteria:
         table.add_row(result.name, result.metric, format_value(result.value),
