@@ -81,16 +81,13 @@ def _cmd_baseline(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from evalgate.progress import make_progress
     from evalgate.project import load_project
-    from evalgate.train import Interrupted, execute, plan_run
+    from evalgate.train import Interrupted, execute, plan_run, training_configs
 
     project = load_project(args.project)
     if args.resume and args.restart:
         raise ConfigError("--resume and --restart contradict each other",
                           fix="--resume continues an unfinished run, --restart discards it")
-    paths = [Path(p) for p in args.config] or sorted((project.root / "training").glob("*.yaml"))
-    if not paths:
-        raise ConfigError(f"no training config in {project.root / 'training'}",
-                          fix="pass CONFIG or write training/<name>.yaml (see the README)")
+    paths = training_configs(project, [Path(p) for p in args.config])
     # Every guard of every config runs before any model loads or any file is written.
     plans = [plan_run(path, project) for path in paths]
     outcomes = []

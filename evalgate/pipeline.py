@@ -19,7 +19,6 @@ from pathlib import Path
 from rich.table import Table
 from rich.text import Text
 
-from evalgate.errors import ConfigError
 from evalgate.report.console import STATUS_STYLE
 
 QUICK_EXAMPLES = 60
@@ -33,17 +32,14 @@ def run_pipeline(args: argparse.Namespace) -> int:
     from evalgate.gate.run import run_gate
     from evalgate.progress import make_progress
     from evalgate.project import load_project
-    from evalgate.train import Interrupted, execute, plan_run
+    from evalgate.train import Interrupted, execute, plan_run, training_configs
 
     project = load_project(args.project)
     if args.quick:
         project = replace(project, example_limit=QUICK_EXAMPLES, config=project.config.model_copy(
             update={"reports": str(Path(project.config.reports) / "quick")}))
     baseline_plan = plan_baselines(project)
-    configs = sorted((project.root / "training").glob("*.yaml"))
-    if not configs:
-        raise ConfigError(f"no training config in {project.root / 'training'}",
-                          fix="write training/<name>.yaml (see the README, \"Training\")")
+    configs = training_configs(project)
     if args.quick:
         configs = configs[:1]
     plans = [plan_run(path, project, quick=args.quick) for path in configs]  # every guard before any work

@@ -113,11 +113,6 @@ class System:
             return None
         return (self.folder / self.config.adapter).resolve()
 
-    @property
-    def config_sha256(self) -> str:
-        """Hash of what shapes outputs (name and description are left out on purpose)."""
-        return sha256_json(self.config.model_dump(mode="json", exclude={"name", "description"}))
-
     def template_for(self, suite_name: str) -> tuple[str, PromptTemplate]:
         for key in (suite_name, "default"):
             if key in self.config.prompts:

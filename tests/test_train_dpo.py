@@ -43,13 +43,18 @@ def _completion_logps(model, batch) -> torch.Tensor:
     return (logps * batch["completion_mask"][:, 1:]).sum(-1)
 
 
-def test_reference_log_probs_are_the_sft_policys(trained, tmp_path):
-    plan, _ = trained
+def _dpo_on_sft(plan, pairs_count: int, folder):
+    """A DPO trainer on the finished SFT adapter, with `pairs_count` gold-vs-wrong pairs."""
     sft_dir = plan.run_dir / "sft"
     pairs = [Pair(e.id, tuple(e.prompt), e.answer, '{"intent": "refund"}')
-             for e in plan.pool.member_examples()[:4]]
-    trainer = build_preference_trainer("dpo", plan.config, plan.resolved, plan.hw, plan.tokens,
-                                       pairs, sft_dir, tmp_path / "ck")
+             for e in plan.pool.member_examples()[:pairs_count]]
+    return sft_dir, build_preference_trainer("dpo", plan.config, plan.resolved, plan.hw,
+                                             plan.tokens, pairs, sft_dir, folder / "ck")
+
+
+def test_reference_log_probs_are_the_sft_policys(trained, tmp_path):
+    plan, _ = trained
+    sft_dir, trainer = _dpo_on_sft(plan, 4, tmp_path)
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(4)])
     ref_chosen, ref_rejected = trainer.compute_ref_log_probs(trainer.model, batch)
     reference = torch.cat([ref_chosen, ref_rejected])
@@ -64,11 +69,7 @@ def test_reference_log_probs_are_the_sft_policys(trained, tmp_path):
 
 def test_reference_stays_frozen_while_the_policy_trains(trained, tmp_path):
     plan, _ = trained
-    sft_dir = plan.run_dir / "sft"
-    pairs = [Pair(e.id, tuple(e.prompt), e.answer, '{"intent": "refund"}')
-             for e in plan.pool.member_examples()[:8]]
-    trainer = build_preference_trainer("dpo", plan.config, plan.resolved, plan.hw, plan.tokens,
-                                       pairs, sft_dir, tmp_path / "ck")
+    sft_dir, trainer = _dpo_on_sft(plan, 8, tmp_path)
     trainer.train()
     saved = load_file(sft_dir / "adapter_model.safetensors")
     params = dict(trainer.model.named_parameters())

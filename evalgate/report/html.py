@@ -46,8 +46,14 @@ def _scale(lo: float, hi: float, x0: float, width: float):
     return lambda v: x0 + (v - lo) / span * width
 
 
-def _ticks(lo: float, hi: float) -> list[float]:
-    return nice_ticks(lo, hi)
+def _grid(x, lo: float, hi: float, top: float, bottom: float, label: str) -> list[str]:
+    """Vertical gridlines at round values between lo and hi, labelled below the plot."""
+    out = []
+    for t in nice_ticks(lo, hi):
+        out.append(f'<line x1="{x(t):.1f}" y1="{top}" x2="{x(t):.1f}" y2="{bottom - 24}" '
+                   f'stroke="#eaeef2"/><text x="{x(t):.1f}" y="{bottom - 8}" '
+                   f'text-anchor="middle" fill="#656d76">{format(t, label)}</text>')
+    return out
 
 
 def _bars_chart(verdict) -> str:
@@ -70,11 +76,7 @@ def _bars_chart(verdict) -> str:
     height = top + row_h * len(rows) + 30
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + plot_w + 170}" '
            f'height="{height}" role="img" aria-label="baseline vs fine-tune per criterion">']
-    for t in _ticks(lo, hi):
-        out.append(f'<line x1="{x(t):.1f}" y1="{top - 6}" x2="{x(t):.1f}" y2="{height - 24}" '
-                   'stroke="#eaeef2"/>')
-        out.append(f'<text x="{x(t):.1f}" y="{height - 8}" text-anchor="middle" '
-                   f'fill="#656d76">{t:.2f}</text>')
+    out += _grid(x, lo, hi, top - 6, height, ".2f")
     out.append(f'<rect x="{label_w}" y="6" width="12" height="10" fill="{BASELINE}"/>'
                f'<text x="{label_w + 17}" y="15">best baseline</text>'
                f'<rect x="{label_w + 120}" y="6" width="12" height="10" fill="#0969da"/>'
@@ -130,10 +132,7 @@ def _delta_chart(verdict) -> str:
     height = top + row_h * len(checks) + 30
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + plot_w + 150}" '
            f'height="{height}" role="img" aria-label="paired differences">']
-    for t in _ticks(lo, hi):
-        out.append(f'<line x1="{x(t):.1f}" y1="{top}" x2="{x(t):.1f}" y2="{height - 24}" '
-                   'stroke="#eaeef2"/><text x="{:.1f}" y="{}" text-anchor="middle" '
-                   'fill="#656d76">{:+.2f}</text>'.format(x(t), height - 8, t))
+    out += _grid(x, lo, hi, top, height, "+.2f")
     out.append(f'<line x1="{x(0):.1f}" y1="{top}" x2="{x(0):.1f}" y2="{height - 24}" '
                'stroke="#8c959f" stroke-width="1.5"/>')
     for i, c in enumerate(checks):

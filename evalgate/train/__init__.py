@@ -1,5 +1,6 @@
 """Training: LoRA/QLoRA SFT, then DPO (or KTO) on the SFT adapter, on TRL + PEFT + bitsandbytes.
 
+    training_configs(project, given) -> [Path]      the given configs, else training/*.yaml
     plan_run(config_path, project) -> TrainPlan    every guard; no model loaded, nothing written
     execute(plan, resume=..., restart=...)         -> TrainOutcome (adapters/<run-id>/ + manifest)
 
@@ -23,8 +24,8 @@ logging.getLogger("bitsandbytes.backends.cpu.ops").addFilter(_DropKnownNoise())
 
 from evalgate.train.callbacks import Interrupted  # noqa: E402
 from evalgate.train.config import TrainConfig, load_train_config  # noqa: E402
-from evalgate.train.plan import TrainPlan, plan_run  # noqa: E402
+from evalgate.train.plan import TrainPlan, plan_run, training_configs  # noqa: E402
 from evalgate.train.run import TrainOutcome, execute  # noqa: E402
 
 __all__ = ["Interrupted", "TrainConfig", "TrainOutcome", "TrainPlan", "execute",
-           "load_train_config", "plan_run"]
+           "load_train_config", "plan_run", "training_configs"]

@@ -64,6 +64,16 @@ class TrainPlan:
         return self.project.root / "adapters" / self.run_id
 
 
+def training_configs(project: Project, given: list[Path] | None = None) -> list[Path]:
+    """The configs to train: those given, else every training/*.yaml of the project."""
+    paths = list(given or []) or sorted((project.root / "training").glob("*.yaml"))
+    if not paths:
+        raise ConfigError(f"no training config in {project.root / 'training'}",
+                          fix="pass CONFIG or write training/<name>.yaml (see the README, "
+                              "\"Training an adapter\")")
+    return paths
+
+
 def plan_run(config_path: Path, project: Project, quick: bool = False) -> TrainPlan:
     config_path = Path(config_path)
     config = load_train_config(config_path)
