@@ -2,12 +2,13 @@
 
     registry/
       audit.jsonl                    one JSON line per promotion or rollback (when, who, hashes)
-      .lock                          flock'ed for the whole of every change
       <name>/<version>/              v1, v2, …: adapter/, manifest.json, verdict.json, entry.json
       <name>/aliases/<alias>.json    {"version": …, "history": […]}: moved atomically
 
-Every change holds an exclusive `fcntl.flock` on `registry/.lock`, so two promotions at once
-are serialised, never interleaved. A version folder is built under a temporary name and
+Every change holds an exclusive `fcntl.flock` on the folder that holds `registry/` (the
+project root), so two promotions at once are serialised, never interleaved, and no lock file is
+left behind. A refused or failed change leaves the registry exactly as it was: folders it
+created are removed again. A version folder is built under a temporary name and
 renamed into place; the alias file is replaced atomically (temp file, fsync, rename, fsync of
 the folder) only after that, so a crash at any point leaves the previous alias intact. Names
 that come from configs are checked so that no path can leave `registry/`. Loading an entry
@@ -88,13 +89,33 @@ class Registry:
 
     @contextmanager
     def locked(self) -> Iterator[None]:
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "a+b") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        """Hold an exclusive lock on the registry's parent folder for a whole change. Locking a
+        folder that always exists (rather than a lock file inside `registry/`) means a refused
+        change writes nothing at all."""
+        parent = self.root.resolve().parent
+        fd = os.open(parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    @contextmanager
+    def _undo_new_folders(self, name: str) -> Iterator[None]:
+        """On any failure, remove the folders this change created (when they are still empty),
+        so a failed promotion leaves the registry as it found it."""
+        created = [path for path in (self.root, self.name_dir(name),
+                                     self.name_dir(name) / "aliases") if not path.exists()]
+        try:
+            yield
+        except BaseException:
+            for path in reversed(created):
+                try:
+                    path.rmdir()
+                except OSError:
+                    pass
+            raise
 
     # --- paths ------------------------------------------------------------------------------
     def name_dir(self, name: str) -> Path:
@@ -163,7 +184,7 @@ class Registry:
         safe_name(name, "registry name")
         safe_name(alias, "alias")
         adapter_sha = verdict["adapter"]["sha256"]
-        with self.locked():
+        with self.locked(), self._undo_new_folders(name):
             existing = next((v for v in self.versions(name)
                              if self._entry_info(name, v).get("adapter_sha256") == adapter_sha),
                             None)
@@ -224,16 +245,27 @@ class Registry:
         numbers = [int(p.name[1:]) for p in folder.iterdir() if re.fullmatch(r"v\d+", p.name)]
         version = f"v{max(numbers, default=0) + 1}"
         staging = folder / f".staging-{uuid.uuid4().hex}"
+        expected: dict[str, str] = verdict["adapter"]["files"]
         try:
-            shutil.copytree(adapter_dir, staging / "adapter")
+            # Exactly the files the verdict names (the gated adapter), nothing the trainer left
+            # beside them (its stage figures live in the manifest), each checked after the copy.
+            (staging / "adapter").mkdir(parents=True)
+            for file_name in sorted(expected):
+                safe_name(file_name, "adapter file")
+                if not (adapter_dir / file_name).is_file():
+                    raise RunError(f"adapter file {adapter_dir / file_name} is missing; re-run "
+                                   "`evalgate gate` on the adapter")
+                shutil.copy2(adapter_dir / file_name, staging / "adapter" / file_name)
             shutil.copy2(manifest_path, staging / "manifest.json")
             shutil.copy2(verdict_path, staging / "verdict.json")
             files = {str(p.relative_to(staging)): sha256_file(p)
                      for p in sorted(staging.rglob("*")) if p.is_file()}
             copied = {k.split("/", 1)[1]: v for k, v in files.items() if k.startswith("adapter/")}
-            expected = verdict["adapter"]["files"]
             if copied != expected:
-                raise RunError("the adapter changed while it was being copied into the registry")
+                changed = sorted(k for k in expected if copied.get(k) != expected[k])
+                raise RunError("the adapter changed while it was being copied into the registry "
+                               f"({', '.join(changed)} no longer match the verdict's hashes); "
+                               "re-run `evalgate gate` on it")
             atomic_write_json(staging / "entry.json", {
                 "name": name, "version": version, "created_at": _now(), "by": who(),
                 "adapter_sha256": verdict["adapter"]["sha256"], "run_id":

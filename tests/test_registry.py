@@ -138,5 +138,53 @@ def test_names_cannot_escape_the_registry(tmp_path: Path, name: str):
                                                 manifest_path=manifest,
                                                 verdict_path=verdict_path, verdict=verdict,
                                                 alias=name)
-    assert not any(p.name != ".lock" for p in (tmp_path / "registry").rglob("*")) \
-        if (tmp_path / "registry").exists() else True
+    assert not (tmp_path / "registry").exists()  # refused: nothing written, not even a lock
+
+
+def test_files_beside_the_adapter_are_not_copied_and_do_not_block(tmp_path: Path):
+    """`evalgate train` leaves evalgate-stage.json beside the adapter files; the verdict names
+    only the adapter's files, and exactly those enter the registry."""
+    adapter, manifest, verdict_path, verdict = fake_adapter(tmp_path, "t")
+    (adapter / "evalgate-stage.json").write_text('{"stage": "sft"}')
+    entry = Registry(tmp_path / "registry").promote(
+        name="triage", adapter_dir=adapter, manifest_path=manifest,
+        verdict_path=verdict_path, verdict=verdict)
+    assert sorted(p.name for p in entry.adapter_dir.iterdir()) == [
+        "adapter_config.json", "adapter_model.safetensors"]
+    assert Registry(tmp_path / "registry").load("triage").version == "v1"
+
+
+def test_a_failed_promotion_leaves_no_trace(tmp_path: Path):
+    adapter, manifest, verdict_path, verdict = fake_adapter(tmp_path, "t")
+    (adapter / "adapter_model.safetensors").write_bytes(b"changed after the gate")
+    with pytest.raises(RunError, match="adapter_model.safetensors no longer match"):
+        Registry(tmp_path / "registry").promote(
+            name="triage", adapter_dir=adapter, manifest_path=manifest,
+            verdict_path=verdict_path, verdict=verdict)
+    assert not (tmp_path / "registry").exists()
+
+
+def test_a_failed_promotion_keeps_an_existing_registry_as_it_was(tmp_path: Path):
+    registry = Registry(tmp_path / "registry")
+    first = fake_adapter(tmp_path, "a")
+    registry.promote(name="triage", adapter_dir=first[0], manifest_path=first[1],
+                     verdict_path=first[2], verdict=first[3])
+    before = sorted((str(p.relative_to(tmp_path)), p.read_bytes() if p.is_file() else b"")
+                    for p in (tmp_path / "registry").rglob("*"))
+    adapter, manifest, verdict_path, verdict = fake_adapter(tmp_path, "b")
+    (adapter / "adapter_config.json").write_text("{}")
+    with pytest.raises(RunError):
+        registry.promote(name="triage", adapter_dir=adapter, manifest_path=manifest,
+                         verdict_path=verdict_path, verdict=verdict)
+    with pytest.raises(RunError):
+        registry.promote(name="other", adapter_dir=adapter, manifest_path=manifest,
+                         verdict_path=verdict_path, verdict=verdict)
+    after = sorted((str(p.relative_to(tmp_path)), p.read_bytes() if p.is_file() else b"")
+                   for p in (tmp_path / "registry").rglob("*"))
+    assert after == before
+
+
+def test_a_refused_rollback_writes_nothing(tmp_path: Path):
+    with pytest.raises(ConfigError):
+        Registry(tmp_path / "registry").rollback("triage")
+    assert not (tmp_path / "registry").exists()
