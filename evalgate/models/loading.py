@@ -14,6 +14,7 @@ from typing import Any, Literal
 from evalgate.errors import ConfigError, RunError
 from evalgate.fileio import sha256_file, sha256_json
 from evalgate.models.resolve import ResolvedModel, quiet_transformers
+from evalgate.quiet import quiet_libraries
 
 DTypeName = Literal["auto", "float32", "bfloat16", "float16"]
 QuantName = Literal["none", "nf4"]
@@ -144,6 +145,7 @@ def load_model(
     resolved: ResolvedModel, settings: ModelSettings | None = None, adapter: Path | None = None
 ) -> LoadedModel:
     """Tokenizer and model (eval mode) on the chosen device, optionally NF4 and an adapter."""
+    quiet_libraries()  # before transformers/peft import: bitsandbytes logs while importing
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -227,6 +229,7 @@ def _attach_adapter(model: Any, adapter: Path) -> Any:
 
 def load_tokenizer(path: Path) -> Any:
     """Tokenizer with left padding and a pad token; without a chat template it is unusable here."""
+    quiet_libraries()
     from transformers import AutoTokenizer
 
     try:

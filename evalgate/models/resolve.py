@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from evalgate.errors import ConfigError, RunError
-from evalgate.fileio import atomic_write_json, sha256_file, sha256_json
+from evalgate.fileio import atomic_write_json, default_mode, sha256_file, sha256_json
 
 Source = Literal["embedded", "local", "hub"]
 
@@ -173,7 +173,7 @@ def convert_gguf(
             shutil.rmtree(target, ignore_errors=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=models))
         try:
-            tmp.chmod(0o755)  # mkdtemp makes it private; the cache is an ordinary folder
+            tmp.chmod(default_mode(directory=True))  # mkdtemp makes it private (0700)
             with _status(progress, f"Converting {gguf.name} to safetensors (once)"):
                 _convert_into(gguf, tmp)
             atomic_write_json(
@@ -428,9 +428,18 @@ def _status(progress: Any, message: str) -> Iterator[None]:
             progress.remove_task(task)
             _unpin(console, pinned)
         return
-    console = progress if isinstance(progress, Console) else Console(stderr=True)
+    if isinstance(progress, Console):
+        console = progress
+    else:
+        from evalgate.terminal import make_console
+
+        console = make_console(stderr=True)
     pinned = _pin(console)
     try:
+        if not console.is_terminal:  # a log gets the line; a spinner would print nothing there
+            console.print(f"{message} …", markup=False, highlight=False)
+            yield
+            return
         with console.status(message):
             yield
     finally:

@@ -5,17 +5,15 @@ The hardware decides, not the config file: CUDA when torch sees a GPU (`use_cpu`
 does not), bf16 autocast where the device computes bf16 natively (see
 `models.loading.resolve_dtype`), fp32 elsewhere. So one config runs unchanged on a laptop CPU and
 a CUDA box. Library noise (TRL and transformers warnings about defaults we set on purpose,
-dataset-map progress bars, telemetry) is silenced here; errors still surface.
+dataset-map progress bars, telemetry) is silenced by `evalgate.quiet`; errors still surface.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import time
-import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ from evalgate.fileio import atomic_write_json
 from evalgate.models.loading import ModelSettings, adapter_sha256, load_model, resolve_device
 from evalgate.models.loading import resolve_dtype as _resolve_dtype
 from evalgate.models.resolve import ResolvedModel
+from evalgate.quiet import quiet_libraries  # noqa: F401  (train.run calls it from here)
 from evalgate.train.config import StageSettings, TrainConfig
 
 STAGE_FILE = "evalgate-stage.json"
@@ -46,23 +45,6 @@ class Hardware:
 def hardware(config: TrainConfig) -> Hardware:
     device = resolve_device(config.device)
     return Hardware(device=device, dtype=_resolve_dtype(config.dtype, device))
-
-
-def quiet_libraries() -> None:
-    """Silence what is only noise for a CLI user; errors are raised, not logged, so none is lost."""
-    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    import datasets
-    import transformers
-
-    datasets.disable_progress_bars()
-    datasets.logging.set_verbosity_error()
-    transformers.logging.set_verbosity_error()
-    for name in ("trl", "peft", "accelerate", "bitsandbytes"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    for category in (UserWarning, FutureWarning, DeprecationWarning):
-        warnings.filterwarnings("ignore", category=category,
-                                module=r"(trl|transformers|peft|accelerate|torch|bitsandbytes)\..*")
 
 
 def load_base(resolved: ResolvedModel, config: TrainConfig, hw: Hardware) -> Any:
