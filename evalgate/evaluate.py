@@ -23,7 +23,13 @@ from evalgate.models.engine import ENGINE_VERSION, Engine, GenerationParams
 from evalgate.models.loading import ModelSettings, adapter_sha256, load_model, load_tokenizer
 from evalgate.models.resolve import ResolvedModel, default_cache_dir, resolve_model
 from evalgate.project import Project
-from evalgate.records import CriterionResult, ExampleRecord, RunRecord, record_path
+from evalgate.records import (
+    CriterionResult,
+    ExampleRecord,
+    RunRecord,
+    limit_summary,
+    record_path,
+)
 from evalgate.stats import estimate_mean
 from evalgate.suite import Suite
 from evalgate.systems import PreparedSystem, Prompt, System
@@ -189,6 +195,12 @@ def evaluate(suite: Suite, system: System, pool: ModelPool, progress: Progress |
                      if s[index].details},
             retrieved=built[index].retrieved))
     retrieval, warnings = _retrieval_summary(suite, prepared, built, ids)
+    # From each output's finish reason (kept in the cache), so a fully cached run warns too.
+    stopped = limit_summary(example_records)
+    suite_path = _display(suite.path, project.root)
+    if stopped["count"]:
+        warnings.append(_limit_warning(stopped, len(example_records), params.max_new_tokens,
+                                       suite.name, suite_path))
 
     run_key = sha256_json({**identity, "suite": suite.config_sha256, "scorer": SCORER_VERSION})
     hits = sum(key in cached for key in keys)
@@ -198,7 +210,7 @@ def evaluate(suite: Suite, system: System, pool: ModelPool, progress: Progress |
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         evalgate_version=__version__,
         engine_version=ENGINE_VERSION,
-        suite={"name": suite.name, "path": _display(suite.path, project.root),
+        suite={"name": suite.name, "path": suite_path,
                "config_sha256": suite.config_sha256, "data_sha256": suite.dataset.sha256,
                "n": len(examples)},
         system={"name": system.name, "kind": system.config.kind,
@@ -209,7 +221,7 @@ def evaluate(suite: Suite, system: System, pool: ModelPool, progress: Progress |
         model={"ref": resolved.ref, "identity": resolved.identity, "source": resolved.source,
                "dtype": dtype, "quantization": pool.settings.quantization},
         generation={"max_new_tokens": params.max_new_tokens, "stop": list(params.stop),
-                    "greedy": True},
+                    "greedy": True, "stopped_at_limit": stopped},
         criteria=tuple(criteria),
         examples=tuple(example_records),
         retrieval=retrieval,
@@ -283,6 +295,13 @@ def _retrieval_summary(suite: Suite, prepared: PreparedSystem, built: list[Promp
         summary.update(recall_at_k=estimate.value, recall_low=estimate.low,
                        recall_high=estimate.high, n=estimate.n)
     return summary, warnings
+
+
+def _limit_warning(stopped: dict[str, Any], n: int, max_new_tokens: int, suite: str,
+                   suite_path: str) -> str:
+    return (f"{stopped['count']} of {n} outputs ({stopped['share']:.1%}) stopped at "
+            f"max_new_tokens={max_new_tokens} in suite {suite} — answers may be cut off; raise "
+            f"`generation.max_new_tokens` in {suite_path}")
 
 
 def _display(path: Path, root: Path) -> str:

@@ -1,8 +1,13 @@
 """`pytest suites/`: every evalgate suite YAML becomes test items, one per criterion check.
 
     pytest suites/ --evalgate-candidate adapters/<run-id>     # or a system YAML
-                   [--evalgate-baseline best | baselines/few_shot.yaml]
+                   [--evalgate-baseline best | few_shot | baselines/few_shot.yaml]
                    [--evalgate-project evalgate.yaml] [--junitxml report.xml]
+
+`--evalgate-baseline` takes `best`, the `name:` of one of the project's baselines (those listed
+in evalgate.yaml) or the path of a system YAML. A bad option value (an unknown name, a missing
+file, a candidate that is neither an adapter run nor a system) is a usage error raised at
+collection (pytest exits with code 4 and says what to pass), never a row of failed tests.
 
 A YAML file is a suite when it has both `data:` and `criteria:` at the top level (or is listed
 under `suites:` in evalgate.yaml). Each bound of each criterion (min, max, beat_baseline,
@@ -15,6 +20,7 @@ nothing for runs that collect no suite file; without --evalgate-candidate suite 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +34,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("evalgate", "evalgate suites as tests")
     group.addoption("--evalgate-candidate", default=None, metavar="PATH",
                     help="adapter run folder (adapters/<run-id>) or a system YAML to test")
-    group.addoption("--evalgate-baseline", default="best", metavar="best|PATH",
+    group.addoption("--evalgate-baseline", default="best", metavar="best|NAME|PATH",
                     help="`best` (per criterion, from reports/baseline.json; refreshed if "
-                         "stale) or a system YAML")
+                         "stale), the name of one of the project's baselines, or a system YAML")
     group.addoption("--evalgate-project", default=None, metavar="FILE",
                     help="evalgate.yaml (default: the nearest one above the suite)")
 
@@ -62,6 +68,8 @@ class Session:
         self.checks: dict[str, Any] = {}
         self._project = None
         self._pool = None
+        self._candidate = None
+        self._baseline = None
 
     def option(self, name: str) -> Any:
         return self.config.getoption(name)
@@ -82,15 +90,37 @@ class Session:
         return self._pool
 
     def candidate(self, project):
-        from evalgate.gate.manifest_check import candidate_system, find_manifest, load_manifest
-        from evalgate.systems import load_system
+        """(system, manifest or None) named by --evalgate-candidate; a bad value is a
+        UsageError."""
+        if self._candidate is None:
+            self._candidate = _resolve_candidate(self.option("evalgate_candidate"), project,
+                                                 self.config.invocation_params.dir)
+        return self._candidate
 
-        path = Path(self.option("evalgate_candidate"))
-        if path.suffix in SUFFIXES:
-            return load_system(path), None
-        find_manifest(path)
-        manifest = load_manifest(path)
-        return candidate_system(manifest, project), manifest
+    def baseline(self, project):
+        """The system named by --evalgate-baseline, or None for `best`."""
+        if self._baseline is None:
+            self._baseline = (_resolve_baseline(self.option("evalgate_baseline"), project,
+                                                self.config.invocation_params.dir),)
+        return self._baseline[0]
+
+    def validate(self, near: Path) -> None:
+        """Resolve the options before any item runs: a bad value stops the session."""
+        from evalgate.errors import EvalgateError
+
+        candidate = self.option("evalgate_candidate")
+        given_baseline = self.option("evalgate_baseline") != "best"
+        if not candidate and not given_baseline:
+            return
+        try:
+            project = self.project(near)
+        except EvalgateError as exc:
+            raise pytest.UsageError(f"evalgate: cannot load the project for {near}: {exc}"
+                                    ) from exc
+        if given_baseline:
+            self.baseline(project)
+        if candidate:
+            self.candidate(project)
 
     def suite_checks(self, suite_path: Path) -> dict[tuple[str, str], Any]:
         key = str(suite_path.resolve())
@@ -104,15 +134,14 @@ class Session:
         from evalgate.gate.decide import best_baselines, criterion_specs, decide_all
         from evalgate.gate.run import baseline_staleness
         from evalgate.suite import load_suite
-        from evalgate.systems import load_system
 
         project = self.project(suite_path)
         suite = load_suite(suite_path)
         pool = self.pool(project)
         candidate, _ = self.candidate(project)
         outcome = evaluate(suite, candidate, pool)
-        baseline = self.option("evalgate_baseline")
-        if baseline == "best":
+        system = self.baseline(project)
+        if system is None:
             plan = plan_baselines(project)
             if baseline_staleness(project, plan.suites, plan.prepared):
                 run_baselines(project, plan, pool)
@@ -121,7 +150,6 @@ class Session:
             record = json.loads((project.reports_dir / BASELINE_FILE).read_text("utf-8"))
             best = best_baselines(record, project.root, [suite.name])
         else:
-            system = load_system(Path(baseline))
             base = evaluate(suite, system, pool)
             best = {(suite.name, c.name): (system.name, base.record, base.path)
                     for c in suite.config.criteria}
@@ -135,6 +163,78 @@ def _session(config: pytest.Config) -> Session:
         session = Session(config)
         config._evalgate_session = session
     return session
+
+
+def _option_error(option: str, value: str, problem: str, fix: str) -> pytest.UsageError:
+    return pytest.UsageError(f"{option} {value!r}: {problem}\n  fix: {fix}")
+
+
+def _given_path(value: str, invocation_dir: Path, project) -> Path:
+    """A relative path is relative to where pytest was started, else to the project root."""
+    path = Path(value).expanduser()
+    if path.is_absolute():
+        return path
+    here = invocation_dir / path
+    return here if here.exists() or not (project.root / path).exists() else project.root / path
+
+
+def _resolve_baseline(value: str, project, invocation_dir: Path):
+    """`best` → None; a baseline name from evalgate.yaml or a system YAML → that system."""
+    from evalgate.errors import ConfigError
+    from evalgate.systems import load_system
+
+    if value == "best":
+        return None
+    option = "--evalgate-baseline"
+    try:
+        systems = [load_system(path) for path in project.baseline_paths]
+    except ConfigError as exc:
+        raise _option_error(option, value, f"cannot read the project's baselines: {exc}",
+                            f"fix the baseline files listed in {project.path}") from exc
+    by_name = {system.name: system for system in systems}
+    if value in by_name:
+        return by_name[value]
+    known = f"known baselines ({project.path.name}): {', '.join(by_name) or 'none'}"
+    fix = (f"pass `best` (the best baseline per criterion), a baseline name (e.g. {option} "
+           f"{next(iter(by_name), 'prompt')}) or the path of a system YAML")
+    path = _given_path(value, invocation_dir, project)
+    if not path.is_file():
+        looks_like_path = path.suffix in SUFFIXES or "/" in value or os.sep in value
+        problem = ("no such file" if looks_like_path else
+                   "no baseline has this name, and it is no file either")
+        raise _option_error(option, value, f"{problem} ({path}); {known}", fix)
+    try:
+        return load_system(path)
+    except ConfigError as exc:
+        raise _option_error(option, value, f"not a system YAML: {exc}; {known}", fix) from exc
+
+
+def _resolve_candidate(value: str, project, invocation_dir: Path):
+    """An adapter run folder (its manifest) or a system YAML → (system, manifest or None)."""
+    from evalgate.errors import ConfigError
+    from evalgate.gate.manifest_check import candidate_system, load_manifest
+    from evalgate.systems import load_system
+
+    option = "--evalgate-candidate"
+    fix = ("pass the run folder `evalgate train` wrote (adapters/<run-id>) or the path of a "
+           "system YAML")
+    path = _given_path(value, invocation_dir, project)
+    if not path.exists():
+        raise _option_error(option, value, f"no such file or folder ({path})", fix)
+    try:
+        if path.suffix in SUFFIXES:
+            return load_system(path), None
+        manifest = load_manifest(path)
+        return candidate_system(manifest, project), manifest
+    except ConfigError as exc:
+        raise _option_error(option, value, str(exc), fix) from exc
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
+                                  items: list[pytest.Item]) -> None:
+    suite_items = [item for item in items if isinstance(item, CheckItem)]
+    if suite_items:
+        _session(config).validate(suite_items[0].path)
 
 
 class SuiteFile(pytest.File):
@@ -209,6 +309,8 @@ def pytest_report_header(config: pytest.Config, start_path: Path) -> list[str] |
                    f"{manifest.adapter_sha256[:12]})" if manifest else
                    str(system.config.adapter or "none"))
         suites = ", ".join(f"{s.name} {s.config_sha256[:12]}" for s in load_suites(project))
+    except pytest.UsageError:
+        return None  # a bad option value: collection stops with the full message
     except Exception as exc:  # noqa: BLE001 - a header must never break collection
         return [f"evalgate: cannot describe the candidate: {exc}"]
     return [f"evalgate: model {model} · adapter {adapter}",

@@ -8,6 +8,7 @@ system, suite, data and engine that produced them.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,9 @@ from evalgate.errors import ConfigError
 from evalgate.fileio import atomic_write_json
 
 RECORD_FORMAT = 1
+# ExampleRecord.finish_reason of an output the engine cut at `max_new_tokens` (its other values:
+# "eos", "stop"); evalgate.models.engine.Generation writes it, the cache keeps it per output.
+LIMIT_REASON = "length"
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,11 @@ class RunRecord:
     warnings: tuple[str, ...] = ()
 
     @property
+    def stopped_at_limit(self) -> dict[str, Any]:
+        """{"count", "share"} of outputs that hit `max_new_tokens` (see `limit_summary`)."""
+        return self.generation.get("stopped_at_limit") or limit_summary(self.examples)
+
+    @property
     def passed(self) -> bool:
         """Every criterion this run can decide passes (RELATIVE ones are the gate's)."""
         return all(c.status in ("PASS", "RELATIVE") for c in self.criteria)
@@ -88,6 +97,13 @@ class RunRecord:
         from evalgate.report.console import render_run
 
         return render_run(self)
+
+
+def limit_summary(examples: Sequence[ExampleRecord]) -> dict[str, Any]:
+    """How many outputs stopped at the generation limit instead of at EOS or a stop string,
+    and their share: such answers may be cut off (stored in the record's `generation`)."""
+    count = sum(example.finish_reason == LIMIT_REASON for example in examples)
+    return {"count": count, "share": count / len(examples) if examples else 0.0}
 
 
 def load_record(path: Path) -> RunRecord:

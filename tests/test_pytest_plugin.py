@@ -56,3 +56,40 @@ def test_explicit_baseline_system(project: pytest.Pytester):
         "--evalgate-baseline", "baselines/prompt.yaml")
     assert "best baseline prompt" in result.stdout.str()
     assert result.parseoutcomes()["failed"] >= 1
+
+
+def test_baseline_by_name_from_the_project(project: pytest.Pytester):
+    result = project.runpytest_inprocess(
+        "suites/", "--evalgate-candidate", "adapters/run-1", "--evalgate-baseline", "prompt")
+    out = result.stdout.str()
+    assert "not found" not in out and "evalgate error" not in out
+    assert "best baseline prompt" in out and "Δ +0.000 [+0.000, +0.000]" in out
+    # Identical candidate and baseline: beat_baseline fails, max_drop passes.
+    result.assert_outcomes(failed=1, passed=1)
+
+
+@pytest.mark.parametrize("args, named, problem", [
+    (["--evalgate-candidate", "adapters/run-1", "--evalgate-baseline", "promt"],
+     "--evalgate-baseline 'promt'", "no baseline has this name"),
+    (["--evalgate-baseline", "promt"], "--evalgate-baseline 'promt'",
+     "no baseline has this name"),
+    (["--evalgate-candidate", "adapters/run-1", "--evalgate-baseline", "baselines/nope.yaml"],
+     "--evalgate-baseline 'baselines/nope.yaml'", "no such file"),
+    (["--evalgate-candidate", "adapters/run-9"], "--evalgate-candidate 'adapters/run-9'",
+     "no such file or folder"),
+    (["--evalgate-candidate", "suites/data"], "--evalgate-candidate 'suites/data'",
+     "no manifest.json"),
+    (["--evalgate-candidate", "baselines/nope.yaml"],
+     "--evalgate-candidate 'baselines/nope.yaml'", "no such file or folder"),
+])
+def test_bad_option_value_is_a_usage_error_not_failed_tests(project: pytest.Pytester, args,
+                                                            named, problem):
+    result = project.runpytest_inprocess("suites/", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    err = result.stderr.str()
+    assert f"ERROR: {named}: " in err and problem in err
+    assert "fix: pass" in err
+    if named.startswith("--evalgate-baseline"):
+        assert "known baselines (evalgate.yaml): prompt" in err
+    outcomes = result.parseoutcomes() if "passed" in result.stdout.str() else {}
+    assert not outcomes.get("failed") and not outcomes.get("passed")

@@ -3,10 +3,13 @@ scripts/screenshot_report.py."""
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 
 from evalgate.gate.decide import STATISTICS, decide_criterion, overall
 from evalgate.gate.verdict import Verdict
+from evalgate.report.gate_console import render_verdict
 from evalgate.report.html import render_html
 from evalgate.report.junit import render_junit
 from evalgate.report.markdown import render_markdown
@@ -77,3 +80,50 @@ def test_junit_has_one_testcase_per_check_with_figures():
     assert len(failures) == sum(c.status != "PASS" for c in verdict.checks) > 0
     assert "candidate" in failures[0].text and "bound" in failures[0].text
     assert "best baseline" in failures[0].text
+
+
+def _min_and_beat_verdict() -> Verdict:
+    """One criterion with a `min` and a `beat_baseline` bound: two checks, one paired Δ."""
+    base = make_record("few_shot", {"fields": [1, 0, 0, 1] * 25}, suite="triage")
+    cand = make_record("triage-dpo", {"fields": [1, 1, 1, 0] * 25}, suite="triage")
+    checks = decide_criterion(spec("fields", min=0.6, beat=0.0, suite="triage"), cand,
+                              ("few_shot", base))
+    assert [c.kind for c in checks] == ["min", "beat_baseline"]
+    assert all(c.delta is not None and c.p_value is not None for c in checks)
+    decision, reasons = overall(checks)
+    return replace(demo_verdict(), decision=decision, checks=tuple(checks),
+                   reasons=tuple(reasons))
+
+
+def test_delta_and_p_only_on_the_relative_row():
+    verdict = _min_and_beat_verdict()
+    beat = verdict.checks[1]
+    delta, p = f"{beat.delta.value:+.3f}", f"{beat.p_value:.4f}"
+    assert delta == "+0.250"
+
+    rows = [line for line in render_markdown(verdict).splitlines()
+            if line.startswith("| triage/fields")]
+    assert len(rows) == 2
+    min_cells = [c.strip() for c in rows[0].split(" | ")]
+    beat_cells = [c.strip() for c in rows[1].split(" | ")]
+    assert min_cells[1].startswith("min") and beat_cells[1].startswith("beat_baseline")
+    assert min_cells[4:6] == ["", ""]  # Δ and McNemar p: empty on the min row
+    assert beat_cells[4].startswith(delta + " [") and beat_cells[5] == p
+
+    html_rows = re.findall(r'<tr class="main">(.*?)</tr>', render_html(verdict))
+    assert len(html_rows) == 2
+    assert delta not in html_rows[0] and p not in html_rows[0]
+    assert delta in html_rows[1] and p in html_rows[1]
+
+    from rich.console import Console
+
+    console = Console(width=160, record=True, color_system=None)
+    console.print(render_verdict(verdict))
+    text = console.export_text()
+    assert text.count(delta) == 1 and text.count("McNemar p") == 1
+    # The min row shows a dash where Δ would be; the one Δ is on the beat_baseline row.
+    first, second = [i for i, line in enumerate(text.splitlines()) if "triage/fields" in line]
+    lines = text.splitlines()
+    assert "min ≥ 0.6" in lines[first + 1] and "beat_baseline" in lines[second + 1]
+    assert lines[first].split()[-2:] == ["—", "PASS"]
+    assert delta in lines[second] and "McNemar p" in lines[second + 2]

@@ -33,15 +33,27 @@ def fig_text(fig, signed: bool = False) -> str:
     return f"{fmt(fig.value, signed)} [{fmt(fig.low, signed)}, {fmt(fig.high, signed)}]"
 
 
+def paired_figures(check):
+    """(Δ, McNemar p) where they decide the check, else (None, None).
+
+    Every check of a criterion carries the paired figures against the best baseline, but only
+    a relative check (beat_baseline, max_drop) is decided on them; on a `min`/`max` row they
+    would read as if they counted."""
+    if not check.relative:
+        return None, None
+    return check.delta, check.p_value
+
+
 def check_details(check) -> str:
     """One line with everything a failing check needs: value, bound, interval, baseline."""
     parts = [f"candidate {fig_text(check.candidate)}", f"bound {check.kind} {check.bound_text}"]
     if check.baseline is not None:
         parts.append(f"best baseline {check.baseline_system} {fig_text(check.baseline)}")
-    if check.delta is not None:
-        parts.append(f"Δ {fig_text(check.delta, signed=True)}")
-    if check.p_value is not None:
-        parts.append(f"McNemar p {fmt_p(check.p_value)}")
+    delta, p_value = paired_figures(check)
+    if delta is not None:
+        parts.append(f"Δ {fig_text(delta, signed=True)}")
+    if p_value is not None:
+        parts.append(f"McNemar p {fmt_p(p_value)}")
     parts.append(f"n {check.n}")
     if check.more_examples is not None:
         parts.append(f"≈{check.more_examples:,} more examples would likely settle it")

@@ -9,7 +9,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from evalgate.report.common import fmt_p
+from evalgate.report.common import fmt_p, paired_figures
 from evalgate.report.console import STATUS_STYLE, status_text
 
 
@@ -37,9 +37,11 @@ def render_verdict(verdict) -> Group:
         base = _fig(check.baseline)
         if check.baseline_system:
             base = Text(f"{check.baseline_system} ", style="dim") + base
-        delta = _fig(check.delta, signed=True)
-        if check.p_value is not None:
-            delta.append(f"\nMcNemar p {fmt_p(check.p_value)}", style="dim")
+        # Δ and p only where they decide the check (a dim dash on min/max rows).
+        delta_fig, p_value = paired_figures(check)
+        delta = _fig(delta_fig, signed=True)
+        if p_value is not None:
+            delta.append(f"\nMcNemar p {fmt_p(p_value)}", style="dim")
         status = status_text(check.status)
         if check.more_examples is not None:
             status.append(f"\n+{check.more_examples:,} ex.", style="dim")

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from html import escape
 
-from evalgate.report.common import criteria_rows, criterion_status, fig_text, fmt_p, nice_ticks
+from evalgate.report.common import (
+    criteria_rows,
+    criterion_status,
+    fig_text,
+    fmt_p,
+    nice_ticks,
+    paired_figures,
+)
 
 COLOURS = {"PASS": "#1a7f37", "FAIL": "#cf222e", "INCONCLUSIVE": "#bf8700",
            "PROMOTE": "#1a7f37", "REJECT": "#cf222e"}
@@ -160,7 +167,10 @@ def render_html(verdict) -> str:
     for c in verdict.checks:
         base = (f'{escape(c.baseline_system)}<br><span class="muted">{fig_text(c.baseline)}'
                 "</span>") if c.baseline_system else "—"
-        p = fmt_p(c.p_value)
+        # Δ and p only on the rows they decide; empty on min/max rows.
+        delta, p_value = paired_figures(c)
+        delta_text = fig_text(delta, signed=True) if c.relative else ""
+        p = fmt_p(p_value) if c.relative else ""
         more = (f'<br><span class="muted">+{c.more_examples:,} examples</span>'
                 if c.more_examples is not None else "")
         rows.append(
@@ -168,7 +178,7 @@ def render_html(verdict) -> str:
             f'<span class="muted">{escape(c.metric)} · n = {c.n}</span></td>'
             f"<td>{escape(c.kind)}<br>{escape(c.bound_text)}</td><td class=num>{base}</td>"
             f"<td class=num>{fig_text(c.candidate)}</td>"
-            f"<td class=num>{fig_text(c.delta, signed=True)}</td><td class=num>{p}</td>"
+            f"<td class=num>{delta_text}</td><td class=num>{p}</td>"
             f"<td>{_status(c.status, more)}</td></tr>"
             f'<tr class="why"><td></td><td colspan="6">{escape(c.reason)}</td></tr>')
     changed = ""

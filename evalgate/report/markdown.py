@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from evalgate.report.common import fig_text, fmt_p
+from evalgate.report.common import fig_text, fmt_p, paired_figures
 
 
 def _cell(text: str) -> str:
@@ -24,12 +24,14 @@ def render_markdown(verdict) -> str:
               "McNemar p | status |", "|---|---|---|---|---|---|---|"]
     for c in verdict.checks:
         base = f"{c.baseline_system} {fig_text(c.baseline)}" if c.baseline_system else "—"
-        p = fmt_p(c.p_value)
+        # Δ and p only on the rows they decide; empty on min/max rows.
+        delta, p_value = paired_figures(c)
+        delta_text = fig_text(delta, signed=True) if c.relative else ""
+        p = fmt_p(p_value) if c.relative else ""
         status = f"**{c.status}**" + (f" (+{c.more_examples:,} ex.)"
                                       if c.more_examples is not None else "")
         lines.append(f"| {c.suite}/{c.criterion} (n={c.n}) | {_cell(c.kind + ' ' + c.bound_text)}"
-                     f" | {base} | {fig_text(c.candidate)} | {fig_text(c.delta, signed=True)} | "
-                     f"{p} | {status} |")
+                     f" | {base} | {fig_text(c.candidate)} | {delta_text} | {p} | {status} |")
     lines.append("")
     if verdict.reasons:
         lines += ["## Blocking", "", *[f"- {_cell(r)}" for r in verdict.reasons], ""]
