@@ -14,11 +14,12 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, model_validator
 
 from evalgate.criteria import Name
+from evalgate.data import Sha256Pin
 from evalgate.yamlio import StrictModel, load_yaml_model
 
 Method = Literal["sft", "dpo", "sft+dpo", "kto", "sft+kto"]
 PREFERENCE_STAGES = ("dpo", "kto")
-Sha256 = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$")]
+Sha256 = Sha256Pin  # checked against the file when it loads (evalgate.data.load_jsonl)
 
 
 class DataConfig(StrictModel):
@@ -95,7 +96,28 @@ class DPOSettings(PreferenceSettings):
         return self
 
 
-class AutoPairs(StrictModel):
+# Why 16: a preference stage learns from the contrast between its pairs. With fewer than two
+# batches' worth (the default batch is 8) every step shows the same handful of answers again, so
+# DPO/KTO memorises those few instead of learning a preference, and whatever it changes is too
+# little to move a suite of hundreds of examples beyond its noise. It is a floor, not a target.
+MIN_PAIRS = 16
+GUARD_KEYS = ("min_pairs", "on_too_few")  # decide whether a run goes on, not what it learns
+
+
+class PairsGuard(StrictModel):
+    """How few pairs a preference stage may train on. Not part of the run id: relaxing the guard
+    after a refusal continues the same run (`--resume`) with the SFT stage and pairs kept."""
+
+    min_pairs: int = Field(MIN_PAIRS, ge=1, description=(
+        "fewest preference pairs worth a preference stage; below it DPO/KTO has too little "
+        "signal to matter (zero pairs never train)"))
+    on_too_few: Literal["warn", "refuse"] = Field(
+        "warn", description="below min_pairs: warn (train anyway, say so and record it in the "
+                            "manifest) or refuse (stop before the preference stage, exit 2; the "
+                            "SFT stage and the pairs are kept for --resume)")
+
+
+class AutoPairs(PairsGuard):
     source: Literal["auto"]
     negatives: Literal["policy", "base"] = Field(
         "policy", description="whose failing outputs are the rejected answers: the policy the "
@@ -104,7 +126,7 @@ class AutoPairs(StrictModel):
                                                             "(default: all members)")
 
 
-class FilePairs(StrictModel):
+class FilePairs(PairsGuard):
     source: Literal["file"]
     path: str = Field(description="JSONL: id, the input fields (or `messages`), chosen, rejected")
     sha256: Sha256 | None = None
@@ -152,9 +174,9 @@ class TrainConfig(StrictModel):
         return {"sft": StageSettings, "dpo": DPOSettings}.get(stage, PreferenceSettings)()
 
     def quick(self) -> TrainConfig:
-        """The `evalgate run --quick` profile: a quarter of the steps (at least 2 per stage) and
-        of the auto-pair prompts (at least 8), under the name `<name>-quick` so that its
-        adapter never takes the place of the full run's."""
+        """The `evalgate run --quick` profile: a quarter of the steps (at least 2 per stage), of
+        the auto-pair prompts (at least 8) and of their `min_pairs`, under the name
+        `<name>-quick` so that its adapter never takes the place of the full run's."""
         update: dict = {"name": f"{self.name}-quick"}
         for stage in self.stages:
             settings = self.settings(stage)
@@ -163,7 +185,8 @@ class TrainConfig(StrictModel):
                 "max_steps": steps, "save_steps": min(settings.save_steps, steps)})
         if isinstance(self.pairs, AutoPairs):
             prompts = max(8, (self.pairs.max_prompts or 32) // 4)
-            update["pairs"] = self.pairs.model_copy(update={"max_prompts": prompts})
+            update["pairs"] = self.pairs.model_copy(update={
+                "max_prompts": prompts, "min_pairs": max(1, self.pairs.min_pairs // 4)})
         return self.model_copy(update=update)
 
     def resolved(self) -> dict:

@@ -11,6 +11,10 @@ Generation uses the project's serving settings (dtype, quantisation), not the tr
 precision: the mistakes worth training away are the ones the served system makes. The pairs
 are written to the run folder (`pairs.jsonl`) and recorded in the manifest by count, ids and
 source; a resumed run reuses that file instead of generating again.
+
+A preference stage needs pairs to learn from: zero pairs never train (a ConfigError), and fewer
+than `pairs.min_pairs` are too little signal to matter: `pairs.on_too_few` decides whether the
+run says so and goes on (`warn`, recorded in the manifest) or stops before the stage (`refuse`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from evalgate.errors import RunError
 from evalgate.fileio import atomic_write_text, sha256_file
 from evalgate.models.engine import Engine, GenerationParams
 from evalgate.suite import Suite
+from evalgate.train.config import AutoPairs, TrainConfig
 from evalgate.train.data import Pair, TrainExample
 from evalgate.train.tokens import ChatTokens
 
@@ -41,11 +46,13 @@ class PairSet:
     sha256: str
     prompts_tried: int
     failed_criteria: dict[str, int]
+    passed: int | None = None  # auto: answers that passed every criterion (None: not recorded)
 
     def summary(self) -> dict[str, Any]:
         return {"source": self.source, "negatives": self.negatives, "count": len(self.pairs),
                 "ids": [p.id for p in self.pairs], "file": self.path.name, "sha256": self.sha256,
-                "prompts_tried": self.prompts_tried, "failed_criteria": self.failed_criteria}
+                "prompts_tried": self.prompts_tried, "passed": self.passed,
+                "failed_criteria": self.failed_criteria}
 
 
 def choose_prompts(members: Sequence[TrainExample], limit: int | None,
@@ -58,11 +65,12 @@ def choose_prompts(members: Sequence[TrainExample], limit: int | None,
 
 
 def generate_pairs(examples: Sequence[TrainExample], suite: Suite, engine: Engine,
-                   tokens: ChatTokens, on_done: Any = None) -> tuple[list[Pair], dict[str, int],
-                                                                   list[dict[str, Any]]]:
+                   tokens: ChatTokens, on_done: Any = None
+                   ) -> tuple[list[Pair], dict[str, int], list[dict[str, Any]], int]:
     """Answer every prompt, score each answer with the suite's criteria, pair the failures.
 
-    Returns the pairs, how often each criterion failed, and one record per pair for the file."""
+    Returns the pairs, how often each criterion failed, one record per pair for the file, and
+    how many answers passed every criterion (already right: nothing to prefer against)."""
     params = GenerationParams(max_new_tokens=suite.config.generation.max_new_tokens,
                               stop=tuple(suite.config.generation.stop))
     prompts = [tokens.tokenizer.apply_chat_template(list(ex.prompt), tokenize=False,
@@ -72,10 +80,12 @@ def generate_pairs(examples: Sequence[TrainExample], suite: Suite, engine: Engin
     pairs: list[Pair] = []
     records: list[dict[str, Any]] = []
     failures = {name: 0 for name in suite.metrics}
+    passed = 0
     for example, output in zip(examples, outputs):
         scores = {name: metric.score(example.row, output.text).value
                   for name, metric in suite.metrics.items()}
         failed = sorted(name for name, value in scores.items() if value < 1)
+        passed += not failed
         for name in failed:
             failures[name] += 1
         if failed and output.text.strip() != example.answer.strip():
@@ -83,7 +93,7 @@ def generate_pairs(examples: Sequence[TrainExample], suite: Suite, engine: Engin
             records.append({"id": example.id, "prompt": list(example.prompt),
                             "chosen": example.answer, "rejected": output.text,
                             "failed": failed, "finish_reason": output.finish_reason})
-    return pairs, failures, records
+    return pairs, failures, records, passed
 
 
 def write_pairs(path: Path, records: Sequence[dict[str, Any]]) -> str:
@@ -103,3 +113,60 @@ def read_pairs(path: Path) -> list[Pair]:
         raise RunError(f"the run's pairs file {path} is unreadable ({error}); "
                        "start over with --restart") from error
     return pairs
+
+
+def answered_by(config: TrainConfig) -> str:
+    """Whose answers auto pairs reject: the SFT policy, or the base model (also for
+    `negatives: policy` when no SFT stage comes first)."""
+    if config.pairs.negatives == "policy" and "sft" in config.stages:
+        return "SFT"
+    return "base-model"
+
+
+def why_few(summary: dict[str, Any], config: TrainConfig, suite: str) -> str:
+    """Why a pair set (its summary: fresh or a manifest's) is as small as it is, in user terms."""
+    guard, count = config.pairs, summary["count"]
+    if not isinstance(guard, AutoPairs):
+        return f"the pairs file {guard.path} holds no more"
+    tried, passed = summary["prompts_tried"], summary.get("passed")
+    reasons = []
+    if passed:
+        reasons.append(f"{passed} of {tried} {answered_by(config)} answers were already right "
+                       f"(they pass every criterion of suite '{suite}')")
+    if tried < guard.min_pairs:
+        limit = "pairs.max_prompts" if guard.max_prompts == tried else "every pool member"
+        reasons.append(f"only {tried} prompts were tried ({limit})")
+    if not reasons:
+        reasons.append(f"only {count} of {tried} {answered_by(config)} answers failed a "
+                       f"criterion of suite '{suite}'")
+    return "; ".join(reasons)
+
+
+def shortfall(summary: dict[str, Any], config: TrainConfig, suite: str) -> str | None:
+    """None when a pair set reaches `pairs.min_pairs`; else how many, the minimum and why."""
+    count, minimum = summary["count"], config.pairs.min_pairs
+    if count >= minimum:
+        return None
+    return (f"{count} preference pair{'' if count == 1 else 's'}, fewer than pairs.min_pairs = "
+            f"{minimum}, because {why_few(summary, config, suite)}")
+
+
+def more_pairs(config: TrainConfig) -> str:
+    """How to get more pairs (each is a change of what trains, so a new run)."""
+    guard = config.pairs
+    if not isinstance(guard, AutoPairs):
+        return f"add pairs to {guard.path}"
+    ways = []
+    if guard.max_prompts is not None:
+        ways.append(f"raise pairs.max_prompts (now {guard.max_prompts})")
+    if answered_by(config) == "SFT":
+        ways.append("use pairs.negatives: base")
+    ways.append("give a pairs file (pairs: {source: file, ...})")
+    return ", ".join(ways)
+
+
+def guard_record(summary: dict[str, Any], config: TrainConfig) -> dict[str, Any]:
+    """What the manifest records of the guard next to the pairs' own summary."""
+    guard = config.pairs
+    return {"min_pairs": guard.min_pairs, "on_too_few": guard.on_too_few,
+            "too_few": summary["count"] < guard.min_pairs}

@@ -8,7 +8,10 @@ ConfigError here, so `evalgate train` exits 2 without having loaded or written a
 
 The run id hashes what decides the adapter: the resolved config, the data and pairs hashes, the
 base model's weights identity, the prompt (system entry and suite) and the chat template. The
-same inputs give the same id, which is how a finished run is found and reused.
+same inputs give the same id, which is how a finished run is found and reused. The pairs guard
+(`pairs.min_pairs`, `pairs.on_too_few`) decides whether a run goes on, not what it learns, so it
+is left out: after a refusal, relaxing it and `--resume` continue the same run (SFT kept), and
+runs planned before the guard existed keep their ids.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from evalgate.models.resolve import ResolvedModel, default_cache_dir, resolve_mo
 from evalgate.project import Project
 from evalgate.suite import Suite, load_suite
 from evalgate.systems import PreparedSystem, System, load_system
-from evalgate.train.config import AutoPairs, FilePairs, TrainConfig, load_train_config
+from evalgate.train.config import GUARD_KEYS, AutoPairs, FilePairs, TrainConfig, load_train_config
 from evalgate.train.data import (
     Pair,
     TrainingPool,
@@ -106,6 +109,8 @@ def plan_run(config_path: Path, project: Project, quick: bool = False) -> TrainP
         file_pairs = tuple(pairs)
     elif isinstance(config.pairs, AutoPairs):
         check_criteria_fields(pool, suite, config_path)
+    if config.pairs is not None:
+        _check_reachable(config, config_path, len(pool.members), file_pairs)
 
     model_ref = project.resolve_model_ref(config.model or project.config.model.base)
     resolved = resolve_model(model_ref, default_cache_dir())
@@ -156,12 +161,43 @@ def _check_pair_lengths(config: TrainConfig, config_path: Path, tokens: ChatToke
     check_lengths(lengths, limit, config_path, key)
 
 
+def _check_reachable(config: TrainConfig, config_path: Path, members: int,
+                     file_pairs: tuple[Pair, ...] | None) -> None:
+    """Under `on_too_few: refuse`, a pair count that can never reach `min_pairs` is refused
+    now, before anything trains (under `warn` the run says so when the pairs are built)."""
+    guard = config.pairs
+    if guard.on_too_few != "refuse":
+        return
+    if file_pairs is not None:
+        if len(file_pairs) < guard.min_pairs:
+            raise ConfigError(
+                f"the pairs file {guard.path} holds {len(file_pairs)} pairs, fewer than "
+                f"pairs.min_pairs = {guard.min_pairs} (pairs.on_too_few: refuse)",
+                path=config_path, key="pairs.min_pairs",
+                fix="add pairs to the file, lower pairs.min_pairs, or set "
+                    "pairs.on_too_few: warn to train on them anyway")
+        return
+    tried = min(members, guard.max_prompts or members)
+    if tried < guard.min_pairs:
+        limit = (f"pairs.max_prompts = {guard.max_prompts}" if tried == guard.max_prompts
+                 else f"the pool has {members} members")
+        raise ConfigError(
+            f"at most {tried} auto pairs can be built ({limit}: one pair per failing answer), "
+            f"fewer than pairs.min_pairs = {guard.min_pairs} (pairs.on_too_few: refuse)",
+            path=config_path, key="pairs.min_pairs",
+            fix="raise pairs.max_prompts (or add training rows), lower pairs.min_pairs, or set "
+                "pairs.on_too_few: warn")
+
+
 def _run_id(config: TrainConfig, pool: TrainingPool, pairs_dataset: Dataset | None,
             resolved: ResolvedModel, prepared: PreparedSystem, suite: Suite,
             tokens: ChatTokens) -> str:
+    hashed = {k: v for k, v in config.resolved().items() if k != "description"}
+    if hashed.get("pairs"):
+        hashed["pairs"] = {k: v for k, v in hashed["pairs"].items() if k not in GUARD_KEYS}
     digest = sha256_json({
         "train_version": TRAIN_VERSION,
-        "config": {k: v for k, v in config.resolved().items() if k != "description"},
+        "config": hashed,
         "data": pool.dataset.sha256,
         "pairs": pairs_dataset.sha256 if pairs_dataset is not None else None,
         "model": resolved.identity,

@@ -6,6 +6,7 @@ Layout of `adapters/<run-id>/`:
                          tokenizer files and evalgate-stage.json (its figures); a stage folder
                          appears whole (written as <stage>.partial, then renamed)
     pairs.jsonl          the preference pairs trained on; pairs.json their provenance
+                         (written before the guard on their number: a refused run keeps them)
     checkpoints/<stage>/ TRL checkpoints while the run is unfinished (removed at the end)
     manifest.json        written last: its presence means the run finished
 
@@ -16,19 +17,28 @@ records still name the adapter by its content hash.
 A finished run is reused, never retrained. An unfinished one (a crash, a kill, Ctrl-C) is an
 error unless `--resume` (finished stages are kept, the unfinished one continues from its last
 checkpoint) or `--restart` (the folder is discarded).
+
+Before a preference stage trains, its pairs are counted against `pairs.min_pairs`: none is a
+ConfigError; too few stop the run there under `on_too_few: refuse` (SFT and pairs kept; the
+guard is not part of the run id, so relaxing it and `--resume` continue this very run) or are
+reported under `warn`: a warning at the time, a `too_few` record in the manifest and a line
+under the summary table. A finished run is held to the same guard when it is reused.
 """
 
 from __future__ import annotations
 
 import gc
+import json
 import os
 import shutil
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from rich.console import Group
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -47,7 +57,17 @@ from evalgate.train.manifest import (
     suite_fingerprints,
     write_manifest,
 )
-from evalgate.train.pairs import PairSet, choose_prompts, generate_pairs, read_pairs, write_pairs
+from evalgate.train.pairs import (
+    PairSet,
+    choose_prompts,
+    generate_pairs,
+    guard_record,
+    more_pairs,
+    read_pairs,
+    shortfall,
+    why_few,
+    write_pairs,
+)
 from evalgate.train.plan import TrainPlan
 from evalgate.train.preference import build_preference_trainer
 from evalgate.train.runtime import (
@@ -95,6 +115,11 @@ class TrainOutcome:
                               + (f" ({self.pairs['negatives']} negatives, "
                                  f"{self.pairs['prompts_tried']} prompts tried)"
                                  if self.pairs["source"] == "auto" else ""), style="dim"))
+            short = shortfall(self.pairs, self.plan.config, self.plan.suite.name)
+            if short is not None:
+                stage = self.plan.config.preference_stage.upper()
+                lines.append(Text(f"{stage} had too little signal to matter: it trained on "
+                                  f"{short} (pairs.on_too_few: warn)", style="yellow"))
         alias = self.plan.run_dir.parent / self.plan.config.name
         if alias.is_symlink():
             lines.append(Text(f"{alias.relative_to(root)} → {self.plan.run_id} (serve it with "
@@ -112,8 +137,10 @@ def execute(plan: TrainPlan, *, resume: bool = False, restart: bool = False,
     run_dir = plan.run_dir
     finished = read_manifest(run_dir)
     if finished is not None and not restart:
+        outcome = _outcome_from_manifest(plan, finished)
+        _refuse_finished(plan, outcome.pairs)
         point_alias(plan)
-        return _outcome_from_manifest(plan, finished)
+        return outcome
     if run_dir.exists() and not (resume or restart):
         raise ConfigError(
             f"{run_dir} holds an unfinished run of this config ({_unfinished(plan)})",
@@ -132,12 +159,12 @@ def execute(plan: TrainPlan, *, resume: bool = False, restart: bool = False,
     for stage in plan.config.stages:
         stage_dir = run_dir / stage
         done = load_stage(stage_dir)
+        if stage != "sft":  # built once; after that read back from the run folder
+            pair_set = pair_set or _pairs(plan, previous, progress)
         if done is None:
             if stage != "sft":
-                pair_set = pair_set or _pairs(plan, previous, progress)
+                _guard_pairs(plan, pair_set, console)
             done = _train(plan, stage, previous, pair_set, resume, progress, console, callbacks)
-        elif stage != "sft":
-            pair_set = _pairs(plan, previous, progress)  # the saved file, for the manifest
         results.append(done)
         previous = stage_dir
     shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
@@ -202,33 +229,82 @@ def _pairs(plan: TrainPlan, policy, progress: Any) -> PairSet:
     run_dir = plan.run_dir
     path, info_path = run_dir / "pairs.jsonl", run_dir / "pairs.json"
     if info_path.is_file():
-        import json
-
         info = json.loads(info_path.read_text(encoding="utf-8"))
         return PairSet(tuple(read_pairs(path)), info["source"], info["negatives"], path,
-                       sha256_file(path), info["prompts_tried"], info["failed_criteria"])
+                       sha256_file(path), info["prompts_tried"], info["failed_criteria"],
+                       info.get("passed"))
     config = plan.config.pairs
     if isinstance(config, AutoPairs):
         adapter = policy if config.negatives == "policy" else None
         examples = choose_prompts(plan.pool.member_examples(), config.max_prompts,
                                   plan.config.seed)
-        pairs, failures, records = _generate(plan, adapter, examples, progress)
-        if not pairs:
-            raise RunError(
-                f"no preference pair could be built: the {config.negatives} model's answers to "
-                f"all {len(examples)} training prompts pass every criterion of suite "
-                f"'{plan.suite.name}', so there is nothing to prefer against "
-                "(use method: sft, or give `pairs: {source: file, ...}`)")
+        pairs, failures, records, passed = _generate(plan, adapter, examples, progress)
         source, negatives, tried = "auto", config.negatives, len(examples)
     else:
         pairs = list(plan.file_pairs)
         records = [{"id": p.id, "prompt": list(p.prompt), "chosen": p.chosen,
                     "rejected": p.rejected} for p in pairs]
-        source, negatives, tried, failures = "file", None, len(pairs), {}
+        source, negatives, tried, failures, passed = "file", None, len(pairs), {}, None
+    # Written even when there are too few (or none): the guard judges them next, and a
+    # resumed run reads them back instead of generating again.
     digest = write_pairs(path, records)
     atomic_write_json(info_path, {"source": source, "negatives": negatives,
-                                  "prompts_tried": tried, "failed_criteria": failures})
-    return PairSet(tuple(pairs), source, negatives, path, digest, tried, failures)
+                                  "prompts_tried": tried, "passed": passed,
+                                  "failed_criteria": failures})
+    return PairSet(tuple(pairs), source, negatives, path, digest, tried, failures, passed)
+
+
+def _guard_pairs(plan: TrainPlan, pair_set: PairSet, console: Any) -> None:
+    """Before a preference stage trains: no pairs is an error whatever the policy; fewer than
+    `pairs.min_pairs` stop the run (`refuse`) or are said now and go on (`warn`)."""
+    config = plan.config
+    short = shortfall(pair_set.summary(), config, plan.suite.name)
+    if short is None:
+        return
+    stage = config.preference_stage.upper()
+    shown = plan.run_dir.relative_to(plan.project.root)
+    kept = (f"the SFT adapter is saved in {shown}/sft and the pairs in {shown}/pairs.jsonl"
+            if "sft" in config.stages else f"the pairs are saved in {shown}/pairs.jsonl")
+    if not pair_set.pairs:
+        sft = (f"; the SFT adapter in {shown}/sft is complete and can be served as it is "
+               f"(adapter: ../{shown}/sft in a system YAML)" if "sft" in config.stages else "")
+        raise ConfigError(
+            f"no preference pair for {stage}, because "
+            f"{why_few(pair_set.summary(), config, plan.suite.name)}: there is nothing to "
+            f"prefer against, so {stage} cannot train{sft}", path=plan.config_path, key="pairs",
+            fix=f"train without a preference stage (method: sft), or get pairs: "
+                f"{more_pairs(config)}")
+    if config.pairs.on_too_few == "refuse":
+        raise ConfigError(
+            f"{stage} has only {short}. pairs.on_too_few: refuse stopped the run before "
+            f"{stage}; {kept}",
+            path=plan.config_path, key="pairs.min_pairs",
+            fix=f"to train {stage} on these pairs anyway, lower pairs.min_pairs or set "
+                "pairs.on_too_few: warn, then run `evalgate train --resume` (it continues "
+                "this run: the guard is not part of the run id). For more pairs (a new run): "
+                f"{more_pairs(config)}")
+    text = (f"{stage} has only {short}. That is too little signal for {stage} to matter; it "
+            f"trains anyway (pairs.on_too_few: warn in {plan.config_path}). For more pairs: "
+            f"{more_pairs(config)}; to stop here instead set pairs.on_too_few: refuse; to accept "
+            "this many, lower pairs.min_pairs.")
+    if console is not None:
+        console.print(f"[bold yellow]warning:[/] {escape(text)}", highlight=False)
+    else:
+        warnings.warn(text, stacklevel=3)
+
+
+def _refuse_finished(plan: TrainPlan, pairs: dict[str, Any] | None) -> None:
+    """A finished run reused under `on_too_few: refuse` must have had enough pairs too."""
+    if not pairs or plan.config.pairs.on_too_few != "refuse":
+        return
+    short = shortfall(pairs, plan.config, plan.suite.name)
+    if short is not None:
+        raise ConfigError(
+            f"the finished run {plan.run_id} trained "
+            f"{plan.config.preference_stage.upper()} on {short} (pairs.on_too_few: refuse)",
+            path=plan.config_path, key="pairs.min_pairs",
+            fix="to accept this run, lower pairs.min_pairs or set pairs.on_too_few: warn; for "
+                f"more pairs (a new run): {more_pairs(plan.config)}")
 
 
 def _generate(plan: TrainPlan, adapter, examples: list, progress: Any):
@@ -293,7 +369,8 @@ def _manifest(plan: TrainPlan, results: list[StageResult], pair_set: PairSet | N
                  "members": list(pool.members), "members_sha256": ids_sha256(pool.members),
                  "non_members": list(pool.non_members),
                  "non_members_sha256": ids_sha256(pool.non_members)},
-        "pairs": pair_set.summary() if pair_set is not None else None,
+        "pairs": ({**pair_set.summary(), **guard_record(pair_set.summary(), config)}
+                  if pair_set is not None else None),
         "stages": {r.stage: r.to_json() for r in results},
         "suites": suite_fingerprints(plan.suites, root),
         "versions": library_versions(),
