@@ -9,13 +9,12 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from rich.console import Console
-
 from evalgate import __version__
 from evalgate.errors import ConfigError, EvalgateError
+from evalgate.terminal import make_console
 
-console = Console()
-err_console = Console(stderr=True)
+console = make_console()
+err_console = make_console(stderr=True)
 
 EXIT_PASS, EXIT_REJECT, EXIT_CONFIG, EXIT_RUN = 0, 1, 2, 3
 
@@ -154,6 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     from evalgate.cli_gate import register as register_gate_commands
 
     register_gate_commands(commands)  # gate, promote, registry, run
+    from evalgate.cli_project import register as register_project_commands
+
+    register_project_commands(commands)  # init, pin, check
     return parser
 
 

@@ -9,6 +9,7 @@ A verdict that rejects is not an error: the CLI returns 1 for it without raising
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 
@@ -25,7 +26,8 @@ class ConfigError(EvalgateError):
 
     def __init__(self, message: str, *, path: str | Path | None = None, key: str | None = None,
                  line: int | None = None, fix: str | None = None) -> None:
-        self.path = str(path) if path is not None else None
+        # normpath: "training/../suites/x.yaml" reads as "suites/x.yaml"
+        self.path = os.path.normpath(str(path)) if path is not None else None
         self.key = key
         self.line = line
         self.fix = fix

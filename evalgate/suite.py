@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from evalgate.criteria import Criterion, Name
-from evalgate.data import Dataset, load_jsonl
+from evalgate.data import Dataset, Sha256Pin, load_jsonl
 from evalgate.errors import ConfigError
 from evalgate.fileio import sha256_json
 from evalgate.metrics.base import Metric
@@ -26,8 +26,7 @@ class SuiteConfig(StrictModel):
     name: Name
     description: str = ""
     data: str = Field(description="JSONL file, relative to the suite file")
-    sha256: str | None = Field(None, pattern=r"^[0-9a-fA-F]{64}$",
-                               description="pin of the data file's bytes")
+    sha256: Sha256Pin | None = Field(None, description="pin of the data file's bytes")
     id_field: str = "id"
     input: str = Field(description="template over example fields, e.g. '{ticket}'")
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
@@ -101,6 +100,20 @@ def load_suite(path: Path) -> Suite:
                          required=[*fields, *references, *gold], expected_sha256=config.sha256,
                          pinned_by=path)
     metrics = {c.name: c.build(path.parent, path) for c in config.criteria}
+    check_references(dataset, metrics, path)
     fingerprints = {c.name: sha256_json(c.fingerprint(path.parent)) for c in config.criteria}
     return Suite(path=path, config=config, dataset=dataset, metrics=metrics,
                  fingerprints=fingerprints)
+
+
+def check_references(dataset: Dataset, metrics: dict[str, Metric], suite_path: Path) -> None:
+    """Every example's reference must be one its criteria can score: found here, as an input
+    error naming the data file and line, before any model loads (not as a crash mid-run)."""
+    for index, example in enumerate(dataset.examples):
+        for name, metric in metrics.items():
+            problem = metric.reference_problem(example)
+            if problem is not None:
+                raise ConfigError(
+                    f"example '{example[dataset.id_field]}': {problem.message} (criterion "
+                    f"'{name}' of {suite_path.name})", path=dataset.path,
+                    line=dataset.line_of(index), fix=problem.fix)

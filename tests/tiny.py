@@ -54,8 +54,13 @@ def build_tokenizer(folder: Path):
     return fast
 
 
-def build_tiny_llama(folder: Path, seed: int = 0) -> Path:
-    """Write a random 2-layer Llama (hidden size 16) plus its tokenizer into `folder`."""
+def build_tiny_llama(folder: Path, seed: int = 0, hidden_size: int = 16,
+                     initializer_range: float = 0.02) -> Path:
+    """Write a random 2-layer Llama (hidden size 16) plus its tokenizer into `folder`.
+
+    A larger `initializer_range` (e.g. 0.5) gives embeddings large enough for a LoRA adapter to
+    make the output distribution peaked (the embeddings and norms are not trained): use it where
+    a test needs training to actually learn a task."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -63,8 +68,8 @@ def build_tiny_llama(folder: Path, seed: int = 0) -> Path:
     tokenizer = build_tokenizer(folder)
     config = LlamaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=16,
-        intermediate_size=32,
+        hidden_size=hidden_size,
+        intermediate_size=2 * hidden_size,
         num_hidden_layers=2,
         num_attention_heads=2,
         num_key_value_heads=1,
@@ -73,6 +78,7 @@ def build_tiny_llama(folder: Path, seed: int = 0) -> Path:
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         tie_word_embeddings=True,
+        initializer_range=initializer_range,
     )
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)

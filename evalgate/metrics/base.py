@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -32,3 +33,39 @@ class Metric(Protocol):
     def summarize(self, scores: Sequence[ExampleScore]) -> dict[str, float]:
         """Secondary figures for the report (e.g. parse rate, per-key accuracy)."""
         ...
+
+    def reference_problem(self, example: Mapping[str, Any]) -> ReferenceProblem | None:
+        """Why this example's reference cannot be scored (None when it can). Checked for every
+        example when a suite loads, before any model is loaded: bad data is an input error, not
+        a crash two minutes into generation."""
+        ...
+
+
+@dataclass(frozen=True)
+class ReferenceProblem:
+    """What is wrong with one example's reference, and what to write instead."""
+
+    message: str
+    fix: str
+
+
+def is_text(value: Any) -> bool:
+    """A reference a text comparison can use: a string or a number (not a boolean)."""
+    return isinstance(value, str) or (isinstance(value, (int, float))
+                                      and not isinstance(value, bool))
+
+
+def describe_value(value: Any) -> str:
+    """A short description of a reference value for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "…"
+        return f"the string {json.dumps(shown, ensure_ascii=False)}"
+    if isinstance(value, bool):
+        return f"the boolean {json.dumps(value)}"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, list):
+        return f"a list of {len(value)}"
+    return f"a {type(value).__name__}"

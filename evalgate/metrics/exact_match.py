@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import string
 import unicodedata
@@ -9,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from evalgate.metrics.base import ExampleScore
+from evalgate.metrics.base import ExampleScore, ReferenceProblem, describe_value, is_text
 from evalgate.metrics.json_extract import Extract, extract_json
 
 Normalization = Literal["strip", "case", "whitespace", "punctuation", "accents"]
@@ -32,6 +33,20 @@ def normalize(value: str, options: Sequence[Normalization]) -> str:
     if "strip" in options or "whitespace" in options:
         value = value.strip()
     return value
+
+
+def reference_object(reference: Any) -> dict[str, Any] | None:
+    """A JSON-mode reference as an object: an object as is, or a string holding one (the most
+    common way such data is written: `"reference": "{\\"invoice_no\\": …}"`)."""
+    if isinstance(reference, dict):
+        return reference
+    if isinstance(reference, str):
+        try:
+            value = json.loads(reference)
+        except json.JSONDecodeError:
+            return None
+        return value if isinstance(value, dict) else None
+    return None
 
 
 @dataclass(frozen=True)
@@ -60,13 +75,42 @@ class ExactMatch:
             references = reference if isinstance(reference, list) else [reference]
             hit = any(self._same(output, str(ref)) for ref in references)
             return ExampleScore(1.0 if hit else 0.0)
+        expected = reference_object(reference) or {}
         parsed, value = extract_json(output, self.extract)
         if not parsed or not isinstance(value, dict):
             keys = {key: 0 for key in self.json_keys}
             return ExampleScore(0.0, {"parsed": False, "keys": keys})
-        keys = {key: int(key in value and self._same(value[key], reference.get(key)))
+        keys = {key: int(key in value and self._same(value[key], expected.get(key)))
                 for key in self.json_keys}
         return ExampleScore(float(all(keys.values())), {"parsed": True, "keys": keys})
+
+    def reference_problem(self, example: Mapping[str, Any]) -> ReferenceProblem | None:
+        reference = example[self.reference_field]
+        field = self.reference_field
+        if self.json_keys:
+            expected = reference_object(reference)
+            if expected is None:
+                return ReferenceProblem(
+                    f"'{field}' must be a JSON object (or a string holding one) because the "
+                    f"criterion compares json_keys, but it is {describe_value(reference)}",
+                    f'write e.g. "{field}": {{"{self.json_keys[0]}": "…"}} or '
+                    f'"{field}": "{{\\"{self.json_keys[0]}\\": \\"…\\"}}"')
+            missing = [key for key in self.json_keys if key not in expected]
+            if missing:
+                return ReferenceProblem(
+                    f"'{field}' has no key {', '.join(repr(k) for k in missing)} of json_keys",
+                    "add the key to the reference, or remove it from the criterion's json_keys")
+            return None
+        references = reference if isinstance(reference, list) else [reference]
+        if isinstance(reference, dict) or any(isinstance(r, dict) for r in references):
+            return ReferenceProblem(
+                f"'{field}' is a JSON object, but the criterion compares plain text",
+                "add `json_keys: [...]` to the criterion to compare the object's fields")
+        if not references or not all(is_text(r) for r in references):
+            return ReferenceProblem(
+                f"'{field}' must be a string, a number or a non-empty list of them, but it is "
+                f"{describe_value(reference)}", f'write e.g. "{field}": "the expected answer"')
+        return None
 
     def summarize(self, scores: Sequence[ExampleScore]) -> dict[str, float]:
         if not self.json_keys or not scores:
@@ -77,3 +121,4 @@ class ExactMatch:
                 summary[f"{key}_accuracy"] = (
                     sum(s.details.get("keys", {}).get(key, 0) for s in scores) / len(scores))
         return summary
+

@@ -8,7 +8,7 @@ from typing import Any
 
 from jsonschema.protocols import Validator
 
-from evalgate.metrics.base import ExampleScore
+from evalgate.metrics.base import ExampleScore, ReferenceProblem
 from evalgate.metrics.json_extract import Extract, extract_json
 
 
@@ -31,6 +31,9 @@ class JsonSchemaCompliance:
             return ExampleScore(0.0, {"parsed": True, "valid": False,
                                       "error": f"{where}: {first.message}"[:300]})
         return ExampleScore(1.0, {"parsed": True, "valid": True})
+
+    def reference_problem(self, example: Mapping[str, Any]) -> ReferenceProblem | None:
+        return None  # the schema is the reference
 
     def summarize(self, scores: Sequence[ExampleScore]) -> dict[str, float]:
         if not scores:

@@ -1,0 +1,98 @@
+"""`evalgate check`: validate a whole project without loading a model.
+
+Every file the project names is read and checked the way the real commands read it: the
+project file, each suite (keys, data pin, template fields, every example's reference against
+its criteria, schemas), each baseline bound to each suite (prompt templates, few-shot pools and
+their overlap with held-out data, retrieval documents), and each training config through the
+same planning `evalgate train` does (pool pin, overlap guard, sequence lengths; this needs the
+model's tokenizer, not its weights). Unlike the real commands, which stop at the first problem,
+it reports every problem it finds, one per file, so a new project is fixed in one pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from evalgate.errors import ConfigError
+from evalgate.project import Project
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One file checked: what it is, and either a summary of it or the problem."""
+
+    path: Path
+    what: str
+    summary: str = ""
+    error: ConfigError | None = None
+    repeated: bool = False  # fails with the very problem an earlier file reported
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.repeated
+
+
+def check_project(project: Project) -> list[Finding]:
+    from evalgate.suite import load_suite
+    from evalgate.systems import load_system
+
+    findings: list[Finding] = []
+
+    def attempt(path: Path, what: str, work: Callable[[], str]) -> Any:
+        try:
+            findings.append(Finding(path, what, work()))
+            return True
+        except ConfigError as exc:
+            earlier = next((f for f in findings if f.error is not None
+                            and str(f.error) == str(exc)), None)
+            findings.append(Finding(path, what, summary=f"same problem as {_shown(earlier.path, project)}"
+                                    if earlier else "", error=None if earlier else exc,
+                                    repeated=earlier is not None))
+            return False
+
+    suites = []
+
+    def read_suite(path: Path) -> str:
+        suite = load_suite(path)
+        suites.append(suite)
+        kinds = ", ".join(f"{c.name} ({c.metric})" for c in suite.config.criteria)
+        return f"{len(suite.dataset)} examples pinned · references checked · {kinds}"
+
+    if not project.suite_paths:
+        findings.append(Finding(project.path, "project", error=ConfigError(
+            "no suite listed", path=project.path, key="suites",
+            fix="list suite files under `suites:`")))
+    for path in project.suite_paths:
+        attempt(path, "suite", lambda path=path: read_suite(path))
+    for path in project.baseline_paths:
+        def bind(path: Path = path) -> str:
+            system = load_system(path)
+            if system.config.adapter is not None:
+                raise ConfigError("a baseline names an adapter", path=path, key="adapter",
+                                  fix="baselines are cheap systems without an adapter; remove "
+                                      "`adapter:` or move the file out of `baselines:`")
+            for suite in suites:
+                system.prepare(suite)
+            return f"{system.config.kind} · bound to {len(suites)} suite(s)"
+        attempt(path, "baseline", bind)
+    training = sorted((project.root / "training").glob("*.yaml"))
+    for path in training:
+        def plan(path: Path = path) -> str:
+            from evalgate.train import plan_run
+
+            planned = plan_run(path, project)
+            return (f"{planned.config.method} · {len(planned.pool.members)} training rows, "
+                    f"{len(planned.pool.non_members)} non-members · run "
+                    f"{planned.run_id}")
+        attempt(path, "training", plan)
+    return findings
+
+
+def _shown(path: Path, project: Project) -> str:
+    try:
+        return str(path.resolve().relative_to(project.root))
+    except ValueError:
+        return str(path)
