@@ -292,7 +292,10 @@ def plan_project(options: InitOptions,
     files["evalgate.yaml"] = _project_yaml(name, options.model)
     files[GITIGNORE] = "".join(f"{line}\n" for line in IGNORED)
 
-    for bound, what in ((FIELDS_MIN, "fields_exact"),):
+    bounds = [(FIELDS_MIN, "fields_exact" if plan.json_keys else "exact")]
+    if plan.json_keys:
+        bounds.append((SCHEMA_MIN, "schema_valid"))
+    for bound, what in bounds:
         needed = smallest_n_to_clear(bound)
         if plan.n_heldout < needed:
             plan.notes.append(

@@ -45,6 +45,9 @@ def test_init_writes_a_project_that_checks_clean(tmp_path: Path, capsys,
     out = capsys.readouterr().out
     assert "JSON fields invoice_no, total, currency, paid + schema" in out
     assert "evalgate check" in out and "evalgate baseline" in out
+    # 10 held-out examples cannot prove either suggested bound, and init says so.
+    assert "cannot prove fields_exact ≥ 0.8 (a 95% interval needs at least 16)" in out
+    assert "cannot prove schema_valid ≥ 0.9 (a 95% interval needs at least 35)" in out
     root = tmp_path / "p"
     suite = yaml.safe_load((root / "suites" / "invoices.yaml").read_text())
     assert suite["criteria"][0]["json_keys"] == ["invoice_no", "total", "currency", "paid"]
