@@ -4,7 +4,8 @@ The user's case behind it: 46 of 48 SFT answers were already right, so DPO ran 1
 pairs without a word. Below the minimum, `warn` trains, says so at the time, records it in the
 manifest and under the summary table; `refuse` stops before DPO (exit 2) with SFT and the pairs
 kept, and since the guard is not part of the run id, relaxing it and `--resume` continue the same
-run. Zero pairs never train.
+run. Zero pairs never train: after SFT under `warn` the preference stage is skipped (the SFT
+adapter is the result), otherwise it is an error.
 
 The tiny random model never answers a prompt right, so "already right" answers are stood in for
 by keeping only the first few of its (real, scored) failing answers: `mostly_right`.
@@ -229,6 +230,33 @@ def test_zero_pairs_never_train_even_under_warn(tmp_path, tiny_model_dir, monkey
            "right" in str(error)
     assert "DPO cannot train" in str(error) and "method: sft" in error.fix
     assert not (plan.run_dir / "dpo").exists() and not (plan.run_dir / "manifest.json").exists()
+
+
+def test_after_sft_zero_pairs_skip_the_preference_stage(tmp_path, tiny_model_dir, monkeypatch,
+                                                       capsys):
+    """Every SFT answer already right: nothing to prefer against. Under `warn` DPO is skipped
+    (never trained), the SFT adapter is the result, and the run says so and records it; the
+    user's first project stopped here with exit 2 and a config change that retrained SFT."""
+    config = write_train_project(tmp_path, tiny_model_dir, overrides=DPO)
+    mostly_right(monkeypatch, failing=0)
+    code, out, err = _train(tmp_path, config, capsys)
+    assert code == 0, err
+    assert "DPO skipped: no preference pair, because 18 of 18 SFT answers were already right" \
+        in out + err
+    run_dir = _run_dir(tmp_path)
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["adapter"] == "sft" and list(manifest["stages"]) == ["sft"]
+    assert list(manifest["skipped_stages"]) == ["dpo"] and manifest["pairs"]["count"] == 0
+    assert not (run_dir / "dpo").exists()
+    from evalgate.gate.manifest_check import load_manifest
+    assert load_manifest(run_dir).stage == "sft"  # the gate serves the SFT adapter
+    # Reused as it is, and the summary still says why there is no DPO stage.
+    code, out, _ = _train(tmp_path, config, capsys)
+    assert code == 0 and "already trained" in out and "DPO skipped" in out
+    # Under `refuse` the same situation is an error, before anything trains.
+    _pairs(config, on_too_few="refuse")
+    code, _, err = _train(tmp_path, config, capsys, "--restart")
+    assert code == 2 and "no preference pair for DPO" in err
 
 
 def test_without_a_console_the_warning_is_a_python_warning(tmp_path, tiny_model_dir, monkeypatch):

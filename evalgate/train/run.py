@@ -116,7 +116,11 @@ class TrainOutcome:
                                  f"{self.pairs['prompts_tried']} prompts tried)"
                                  if self.pairs["source"] == "auto" else ""), style="dim"))
             short = shortfall(self.pairs, self.plan.config, self.plan.suite.name)
-            if short is not None:
+            skipped = (self.manifest or {}).get("skipped_stages") or {}
+            for name, reason in skipped.items():
+                lines.append(Text(f"{name.upper()} skipped: {reason}; the adapter is the "
+                                  f"{self.stages[-1].stage.upper()} stage", style="yellow"))
+            if short is not None and not skipped:
                 stage = self.plan.config.preference_stage.upper()
                 lines.append(Text(f"{stage} had too little signal to matter: it trained on "
                                   f"{short} (pairs.on_too_few: warn)", style="yellow"))
@@ -156,6 +160,7 @@ def execute(plan: TrainPlan, *, resume: bool = False, restart: bool = False,
     pair_set: PairSet | None = None
     previous = None
     console = getattr(progress, "console", None)
+    skipped: dict[str, str] = {}
     for stage in plan.config.stages:
         stage_dir = run_dir / stage
         done = load_stage(stage_dir)
@@ -163,12 +168,16 @@ def execute(plan: TrainPlan, *, resume: bool = False, restart: bool = False,
             pair_set = pair_set or _pairs(plan, previous, progress)
         if done is None:
             if stage != "sft":
-                _guard_pairs(plan, pair_set, console)
+                reason = _guard_pairs(plan, pair_set, console)
+                if reason is not None:  # nothing to prefer against: the SFT stage is final
+                    skipped[stage] = reason
+                    break
             done = _train(plan, stage, previous, pair_set, resume, progress, console, callbacks)
         results.append(done)
         previous = stage_dir
     shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
     manifest = _manifest(plan, results, pair_set, started_at)
+    manifest["skipped_stages"] = skipped
     write_manifest(run_dir, manifest)
     point_alias(plan)
     return TrainOutcome(plan, tuple(results), manifest["pairs"], False, manifest)
@@ -254,9 +263,11 @@ def _pairs(plan: TrainPlan, policy, progress: Any) -> PairSet:
     return PairSet(tuple(pairs), source, negatives, path, digest, tried, failures, passed)
 
 
-def _guard_pairs(plan: TrainPlan, pair_set: PairSet, console: Any) -> None:
-    """Before a preference stage trains: no pairs is an error whatever the policy; fewer than
-    `pairs.min_pairs` stop the run (`refuse`) or are said now and go on (`warn`)."""
+def _guard_pairs(plan: TrainPlan, pair_set: PairSet, console: Any) -> str | None:
+    """Before a preference stage trains: fewer than `pairs.min_pairs` stop the run (`refuse`)
+    or are said now and go on (`warn`). No pair at all never trains: after an SFT stage under
+    `warn` the stage is skipped (the reason is returned, and the SFT adapter is the result);
+    otherwise it is an error."""
     config = plan.config
     short = shortfall(pair_set.summary(), config, plan.suite.name)
     if short is None:
@@ -265,6 +276,18 @@ def _guard_pairs(plan: TrainPlan, pair_set: PairSet, console: Any) -> None:
     shown = plan.run_dir.relative_to(plan.project.root)
     kept = (f"the SFT adapter is saved in {shown}/sft and the pairs in {shown}/pairs.jsonl"
             if "sft" in config.stages else f"the pairs are saved in {shown}/pairs.jsonl")
+    if not pair_set.pairs and "sft" in config.stages and config.pairs.on_too_few == "warn":
+        # Zero pairs never train. After SFT that is no failure: every answer tried was already
+        # right, so the SFT adapter is the result; the run says so and the manifest records it.
+        reason = ("no preference pair, because "
+                  f"{why_few(pair_set.summary(), config, plan.suite.name)}")
+        text = (f"{stage} skipped: {reason}. The adapter is the SFT stage ({shown}/sft). For "
+                f"pairs: {more_pairs(config)}; to stop instead set pairs.on_too_few: refuse.")
+        if console is not None:
+            console.print(f"[bold yellow]warning:[/] {escape(text)}", highlight=False)
+        else:
+            warnings.warn(text, stacklevel=3)
+        return reason
     if not pair_set.pairs:
         sft = (f"; the SFT adapter in {shown}/sft is complete and can be served as it is "
                f"(adapter: ../{shown}/sft in a system YAML)" if "sft" in config.stages else "")
@@ -381,6 +404,8 @@ def _manifest(plan: TrainPlan, results: list[StageResult], pair_set: PairSet | N
 def _outcome_from_manifest(plan: TrainPlan, manifest: dict[str, Any]) -> TrainOutcome:
     stages = []
     for name in plan.config.stages:
+        if name not in manifest["stages"]:  # skipped (no preference pair)
+            continue
         stage = StageResult.from_json(manifest["stages"][name])
         if not stage.seen:  # manifests written before `seen` was recorded
             settings = plan.config.settings(name)
