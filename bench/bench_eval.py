@@ -24,11 +24,11 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from evalgate.evaluate import ModelPool, render_prompt  # noqa: E402
+from evalgate.eval.run import ModelPool, render_prompt  # noqa: E402
 from evalgate.models.engine import Engine, GenerationParams  # noqa: E402
-from evalgate.project import load_project  # noqa: E402
-from evalgate.suite import load_suite  # noqa: E402
-from evalgate.systems import load_system  # noqa: E402
+from evalgate.project.config import load_project  # noqa: E402
+from evalgate.suite.load import load_suite  # noqa: E402
+from evalgate.systems.prompting import load_system  # noqa: E402
 
 console = Console()
 
@@ -43,7 +43,7 @@ def engine_throughput(engine: Engine, prompts: list[str], params: GenerationPara
 def timed_cli(project_file: Path) -> float:
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "evalgate.cli", "eval", "--project", str(project_file),
+        [sys.executable, "-m", "evalgate.cli.main", "eval", "--project", str(project_file),
          "--suite", str(ROOT / "suites/triage.yaml"), "--system", str(ROOT / "baselines/prompt.yaml")],
         capture_output=True, text=True)
     seconds = time.perf_counter() - started

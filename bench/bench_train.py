@@ -35,7 +35,7 @@ def run_variant(name: str, config_path: Path, steps: int, checkpointing: bool | 
     import torch
     from transformers import TrainerCallback
 
-    from evalgate.project import load_project
+    from evalgate.project.config import load_project
     from evalgate.train import plan_run
     from evalgate.train.runtime import quiet_libraries
     from evalgate.train.sft import build_sft_trainer

@@ -76,7 +76,7 @@ class Session:
 
     def project(self, near: Path):
         if self._project is None:
-            from evalgate.project import load_project
+            from evalgate.project.config import load_project
 
             given = self.option("evalgate_project")
             self._project = load_project(Path(given) if given else None, start=near.parent)
@@ -84,7 +84,7 @@ class Session:
 
     def pool(self, project):
         if self._pool is None:
-            from evalgate.evaluate import ModelPool
+            from evalgate.eval.run import ModelPool
 
             self._pool = ModelPool(project)
         return self._pool
@@ -129,11 +129,11 @@ class Session:
         return self.checks[key]
 
     def _compute(self, suite_path: Path) -> dict[tuple[str, str], Any]:
-        from evalgate.baseline import BASELINE_FILE, plan_baselines, run_baselines
-        from evalgate.evaluate import evaluate
+        from evalgate.eval.baselines import BASELINE_FILE, plan_baselines, run_baselines
+        from evalgate.eval.run import evaluate
         from evalgate.gate.decide import best_baselines, criterion_specs, decide_all
         from evalgate.gate.run import baseline_staleness
-        from evalgate.suite import load_suite
+        from evalgate.suite.load import load_suite
 
         project = self.project(suite_path)
         suite = load_suite(suite_path)
@@ -181,7 +181,7 @@ def _given_path(value: str, invocation_dir: Path, project) -> Path:
 def _resolve_baseline(value: str, project, invocation_dir: Path):
     """`best` → None; a baseline name from evalgate.yaml or a system YAML → that system."""
     from evalgate.errors import ConfigError
-    from evalgate.systems import load_system
+    from evalgate.systems.prompting import load_system
 
     if value == "best":
         return None
@@ -213,7 +213,7 @@ def _resolve_candidate(value: str, project, invocation_dir: Path):
     """An adapter run folder (its manifest) or a system YAML → (system, manifest or None)."""
     from evalgate.errors import ConfigError
     from evalgate.gate.manifest_check import candidate_system, load_manifest
-    from evalgate.systems import load_system
+    from evalgate.systems.prompting import load_system
 
     option = "--evalgate-candidate"
     fix = ("pass the run folder `evalgate train` wrote (adapters/<run-id>) or the path of a "
@@ -301,7 +301,7 @@ def pytest_report_header(config: pytest.Config, start_path: Path) -> list[str] |
     try:
         session = _session(config)
         project = session.project(Path(start_path) / "x")
-        from evalgate.baseline import load_suites
+        from evalgate.eval.baselines import load_suites
 
         system, manifest = session.candidate(project)
         model = system.config.model or project.config.model.base

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from evalgate.records import ExampleRecord, RunRecord
+from evalgate.eval.records import ExampleRecord, RunRecord
 
 
 def make_record(system: str, scores: dict[str, list[float]], suite: str = "s",

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import yaml
 
-from evalgate.fileio import sha256_file
 from evalgate.models.loading import adapter_sha256
-from evalgate.suite import load_suite
+from evalgate.suite.load import load_suite
 from evalgate.train.manifest import suite_fingerprints
+from evalgate.util.files import sha256_file
 from tests.helpers import example_rows, write_project
 
 RELATIVE_CRITERIA = [

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from evalgate.fileio import sha256_file
+from evalgate.util.files import sha256_file
 
 SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",

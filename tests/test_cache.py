@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from evalgate.cache import Cache, CachedGeneration
 from evalgate.errors import ConfigError
+from evalgate.eval.cache import Cache, CachedGeneration
 
 
 def test_round_trip_generations_and_scores(tmp_path: Path):

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from evalgate.cli import main
-from evalgate.fileio import sha256_file
+from evalgate.cli.main import main
+from evalgate.util.files import sha256_file
 from tests.helpers import write_jsonl, write_project
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from evalgate.cli import main
+from evalgate.cli.main import main
 from tests.helpers import write_project
 
 
@@ -120,10 +120,10 @@ class _CtrlCAfter:
 
 
 def test_interrupted_eval_keeps_the_examples_already_generated(project: Path, capsys):
-    from evalgate.evaluate import ModelPool, evaluate
-    from evalgate.project import load_project
-    from evalgate.suite import load_suite
-    from evalgate.systems import load_system
+    from evalgate.eval.run import ModelPool, evaluate
+    from evalgate.project.config import load_project
+    from evalgate.suite.load import load_suite
+    from evalgate.systems.prompting import load_system
 
     config = yaml.safe_load((project / "evalgate.yaml").read_text())
     config["engine"] = {"max_batch": 1}  # one row at a time: rows finish one by one

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from evalgate.cli import main
+from evalgate.cli.main import main
 from evalgate.gate import load_verdict, recompute
 from tests.gate_project import write_gate_project
 

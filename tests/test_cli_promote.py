@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from evalgate.cli import main
+from evalgate.cli.main import main
 from evalgate.gate.decide import build_verdict, criterion_specs
 from evalgate.gate.manifest_check import load_manifest
 from evalgate.gate.run import gate_dir, write_reports
-from evalgate.project import load_project
-from evalgate.suite import load_suite
+from evalgate.project.config import load_project
+from evalgate.suite.load import load_suite
 from tests.gate_helpers import make_record
 from tests.gate_project import write_gate_project
 

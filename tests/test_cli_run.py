@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from evalgate.cli import main
+from evalgate.cli.main import main
 from tests.train_helpers import write_train_project
 
 
@@ -38,7 +38,7 @@ def test_quick_run_end_to_end(tmp_path: Path, tiny_model_dir: Path,
     write_train_project(tmp_path, tiny_model_dir)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("EVALGATE_HOME", str(tmp_path / "home"))
-    monkeypatch.setattr("evalgate.pipeline.QUICK_EXAMPLES", 4)
+    monkeypatch.setattr("evalgate.cli.run.QUICK_EXAMPLES", 4)
     code = main(["run", "--quick"])
     out = capsys.readouterr().out
     assert code == 1, out                      # the suite has no beat_baseline: never promoted

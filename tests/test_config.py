@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from evalgate.data import load_jsonl
 from evalgate.errors import ConfigError
-from evalgate.project import load_project
-from evalgate.suite import load_suite
-from evalgate.systems import load_system
+from evalgate.project.config import load_project
+from evalgate.suite.load import load_suite
+from evalgate.systems.prompting import load_system
+from evalgate.util.jsonl import load_jsonl
 from tests.helpers import example_rows, write_jsonl, write_project
 
 

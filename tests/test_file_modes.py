@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from evalgate.cli import main
-from evalgate.fileio import (
+from evalgate.cli.main import main
+from evalgate.util.files import (
     atomic_write_bytes,
     atomic_write_json,
     atomic_write_text,

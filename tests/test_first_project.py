@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from evalgate.cli import main
+from evalgate.cli.main import main
 from tests.tiny import build_tiny_llama
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from evalgate.cli import main
-from evalgate.records import load_record
+from evalgate.cli.main import main
+from evalgate.eval.records import load_record
 from tests.helpers import example_rows, write_project
 
 

@@ -7,18 +7,18 @@ from pathlib import Path
 
 import pytest
 import yaml
-from jsonschema import Draft202012Validator
-
-from evalgate.cli import main
-from evalgate.errors import ConfigError
-from evalgate.fileio import sha256_file
-from evalgate.scaffold import (
+from evalgate.project.scaffold import (
     infer_fields,
     infer_schema,
     max_new_tokens_for,
     smallest_n_to_clear,
     split_rows,
 )
+from jsonschema import Draft202012Validator
+
+from evalgate.cli.main import main
+from evalgate.errors import ConfigError
+from evalgate.util.files import sha256_file
 
 
 def _invoices(path: Path, count: int = 40, as_string: bool = True) -> Path:
@@ -66,8 +66,9 @@ def test_init_writes_a_project_that_checks_clean(tmp_path: Path, capsys,
     assert training["method"] == "sft" and "dpo" not in training
     # Everything it wrote validates, without a model (the tokenizer step is training's own).
     monkeypatch.chdir(root)
-    from evalgate.project import load_project
-    from evalgate.project_check import check_project
+    from evalgate.project.check import check_project
+
+    from evalgate.project.config import load_project
     findings = check_project(load_project())
     assert [f.what for f in findings if f.ok] == ["suite", "baseline", "baseline"]
     assert [f.what for f in findings if not f.ok] == ["training"]  # model 'unused-model'

@@ -16,9 +16,9 @@ from rich.console import Console
 from rich.progress import Progress
 
 from evalgate.errors import ConfigError
-from evalgate.progress import PlainProgress, make_progress
 from evalgate.report.baseline import render_baseline
-from evalgate.terminal import PLAIN_WIDTH, make_console
+from evalgate.util.progress import PlainProgress, make_progress
+from evalgate.util.terminal import PLAIN_WIDTH, make_console
 from tests.helpers import write_project
 
 LONG_CRITERION = "all_four_fields_exact_match_together_with_the_order_id"
@@ -163,7 +163,7 @@ def test_eval_piped_to_files_prints_whole_names_and_plain_progress(tmp_path: Pat
            "EVALGATE_PROGRESS_INTERVAL": "0.2"}
     env.pop("COLUMNS", None)
     done = subprocess.run(
-        [sys.executable, "-c", "import sys; from evalgate.cli import main; sys.exit(main())",
+        [sys.executable, "-c", "import sys; from evalgate.cli.main import main; sys.exit(main())",
          "eval"], check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 1, done.stderr  # a random model fails the criterion
     assert LONG_CRITERION in done.stdout, done.stdout
@@ -178,7 +178,7 @@ def test_eval_piped_to_files_prints_whole_names_and_plain_progress(tmp_path: Pat
 # -- library noise -----------------------------------------------------------------------------
 
 _NOISY_IMPORT = "import peft  # imports bitsandbytes, which logs while importing"
-_QUIET = "from evalgate.quiet import quiet_libraries; quiet_libraries(); "
+_QUIET = "from evalgate.util.quiet import quiet_libraries; quiet_libraries(); "
 
 
 def _python(code: str) -> subprocess.CompletedProcess:

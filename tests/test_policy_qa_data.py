@@ -18,7 +18,7 @@ import yaml
 
 from evalgate.metrics.contains import Contains
 from evalgate.metrics.exact_match import normalize
-from evalgate.suite import load_suite
+from evalgate.suite.load import load_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "make_policy_qa.py"

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from evalgate.cli import main
+from evalgate.cli.main import main
 from evalgate.errors import ConfigError
-from evalgate.fileio import sha256_file
 from evalgate.metrics.contains import Contains
 from evalgate.metrics.exact_match import ExactMatch
-from evalgate.suite import load_suite
+from evalgate.suite.load import load_suite
+from evalgate.util.files import sha256_file
 from tests.helpers import write_project
 
 JSON_MODE = ExactMatch(reference_field="expected", options=("strip",),

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from evalgate.errors import ConfigError, RunError
-from evalgate.registry import Registry, safe_name
+from evalgate.registry.store import Registry, safe_name
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 def fake_adapter(folder: Path, tag: str) -> tuple[Path, Path, Path, dict]:
     """An adapter folder, manifest and verdict on disk (the registry itself trusts its caller's
     verdict check; evalgate.gate.promote does that check)."""
-    from evalgate.fileio import sha256_file, sha256_json
+    from evalgate.util.files import sha256_file, sha256_json
 
     adapter = folder / tag / "sft"
     adapter.mkdir(parents=True)
@@ -72,7 +72,7 @@ CRASH = textwrap.dedent("""
     import os, sys
     from pathlib import Path
     sys.path.insert(0, {repo!r})
-    import evalgate.registry as registry
+    import evalgate.registry.store as registry
     from tests.test_registry import fake_adapter
     where = sys.argv[1]
     if where == "alias":

@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from evalgate.errors import ConfigError
-from evalgate.retrieval import (
+from evalgate.systems.retrieval import (
     Retriever,
     chunk_document,
     load_corpus,
@@ -15,6 +13,8 @@ from evalgate.retrieval import (
     tokenize,
     window,
 )
+
+from evalgate.errors import ConfigError
 
 CORPUS = {
     "returns.md": "# Returns\n\n## Shoes\nShoes can be returned within 30 days of delivery.\n\n"

@@ -9,9 +9,9 @@ import yaml
 from transformers import AutoTokenizer
 
 from evalgate.errors import ConfigError
-from evalgate.evaluate import render_prompt
-from evalgate.suite import load_suite
-from evalgate.systems import load_system
+from evalgate.eval.run import render_prompt
+from evalgate.suite.load import load_suite
+from evalgate.systems.prompting import load_system
 from tests.helpers import example_rows, write_jsonl, write_project
 
 

@@ -9,12 +9,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from evalgate.fileio import sha256_file
 from evalgate.models.loading import ModelSettings, load_model
-from evalgate.project import load_project
+from evalgate.project.config import load_project
 from evalgate.train import execute, plan_run
 from evalgate.train.data import Pair
 from evalgate.train.preference import build_preference_trainer
+from evalgate.util.files import sha256_file
 from tests.train_helpers import write_train_project
 
 DPO = {"method": "sft+dpo", "pairs": {"source": "auto"},

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from evalgate.errors import ConfigError
-from evalgate.project import load_project
+from evalgate.project.config import load_project
 from evalgate.train import load_train_config
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from evalgate.cli import main
-from evalgate.fileio import sha256_file
+from evalgate.cli.main import main
+from evalgate.util.files import sha256_file
 from tests.helpers import example_rows
 from tests.train_helpers import training_rows, write_train_project
 
@@ -106,7 +106,7 @@ def test_near_duplicate_of_held_out_names_both_ids(tmp_path, tiny_model_dir, no_
 
     # Left out explicitly (and recorded), the same data passes the guard.
     _edit(config, data={**yaml.safe_load(config.read_text())["data"], "exclude": ["tr-005"]})
-    from evalgate.project import load_project
+    from evalgate.project.config import load_project
     from evalgate.train import plan_run
 
     plan = plan_run(config, load_project(tmp_path / "evalgate.yaml"))

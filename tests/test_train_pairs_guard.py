@@ -20,11 +20,11 @@ import pytest
 import yaml
 
 import evalgate.train.run as run_module
-from evalgate.cli import main
+from evalgate.cli.main import main
 from evalgate.errors import ConfigError
-from evalgate.fileio import sha256_file
-from evalgate.project import load_project
+from evalgate.project.config import load_project
 from evalgate.train import execute, load_train_config, plan_run
+from evalgate.util.files import sha256_file
 from tests.train_helpers import write_train_project
 
 DPO = {"method": "sft+dpo", "pairs": {"source": "auto"},

@@ -15,12 +15,12 @@ from safetensors.torch import load_file
 from transformers import TrainerCallback
 
 from evalgate.errors import ConfigError
-from evalgate.fileio import sha256_file, sha256_text
 from evalgate.models.loading import adapter_sha256
-from evalgate.project import load_project
-from evalgate.suite import load_suite
+from evalgate.project.config import load_project
+from evalgate.suite.load import load_suite
 from evalgate.train import Interrupted, execute, plan_run
 from evalgate.train.sft import build_sft_trainer
+from evalgate.util.files import sha256_file, sha256_text
 from tests.train_helpers import write_train_project
 
 SFT4 = {"sft": {"max_steps": 4, "batch_size": 4, "learning_rate": 0.01, "max_length": 128,
@@ -119,7 +119,7 @@ def test_run_writes_adapter_and_manifest_with_the_promised_hashes(tmp_path, tiny
 
 
 def test_trained_adapter_is_served_by_a_system_yaml(tmp_path, tiny_model_dir, monkeypatch):
-    from evalgate.cli import main
+    from evalgate.cli.main import main
 
     plan = _plan(tmp_path, tiny_model_dir)
     execute(plan)

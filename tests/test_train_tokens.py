@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from evalgate.data import holdout_split
-from evalgate.evaluate import render_prompt
-from evalgate.project import load_project
+from evalgate.eval.run import render_prompt
+from evalgate.project.config import load_project
 from evalgate.train import plan_run
 from evalgate.train.data import IGNORE
 from evalgate.train.sft import build_sft_trainer
 from evalgate.train.tokens import ChatTokens
+from evalgate.util.overlap import holdout_split
 from tests.train_helpers import write_train_project
 
 

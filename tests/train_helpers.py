@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from evalgate.fileio import sha256_file
+from evalgate.util.files import sha256_file
 from tests.helpers import write_jsonl, write_project
 
 INTENTS = ("status", "refund")

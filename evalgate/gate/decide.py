@@ -30,9 +30,8 @@ import numpy as np
 
 from evalgate import __version__
 from evalgate.errors import ConfigError
-from evalgate.fileio import sha256_file
+from evalgate.eval.records import RunRecord, load_record
 from evalgate.gate.verdict import INCONCLUSIVE, PROMOTE, REJECT, CheckResult, Figures, Verdict
-from evalgate.records import RunRecord, load_record
 from evalgate.stats import (
     BOOTSTRAP_RESAMPLES,
     BOOTSTRAP_SEED,
@@ -42,7 +41,8 @@ from evalgate.stats import (
     examples_to_settle,
     paired_estimate,
 )
-from evalgate.suite import Suite
+from evalgate.suite.load import Suite
+from evalgate.util.files import sha256_file
 
 ALPHA = 0.05
 

@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from evalgate.errors import ConfigError
-from evalgate.fileio import sha256_file
-from evalgate.project import Project
-from evalgate.suite import Suite
-from evalgate.systems import System, load_system
+from evalgate.project.config import Project
+from evalgate.suite.load import Suite
+from evalgate.systems.prompting import System, load_system
+from evalgate.util.files import sha256_file
 
 MANIFEST = "manifest.json"
 

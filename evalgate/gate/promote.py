@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evalgate.baseline import load_suites
 from evalgate.errors import ConfigError
+from evalgate.eval.baselines import load_suites
 from evalgate.gate.decide import load_verdict, recompute
 from evalgate.gate.manifest_check import Manifest, load_manifest
 from evalgate.gate.run import gate_dir
 from evalgate.gate.verdict import PROMOTE, Verdict
-from evalgate.project import Project
-from evalgate.registry import DEFAULT_ALIAS, REGISTRY_DIR, Entry, Registry
+from evalgate.project.config import Project
+from evalgate.registry.store import DEFAULT_ALIAS, REGISTRY_DIR, Entry, Registry
 
 
 class NotPromotable(Exception):

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evalgate.baseline import BASELINE_FILE, load_suites, plan_baselines, run_baselines
 from evalgate.errors import ConfigError
-from evalgate.fileio import atomic_write_json, atomic_write_text
+from evalgate.eval.baselines import BASELINE_FILE, load_suites, plan_baselines, run_baselines
 from evalgate.gate.decide import build_verdict, criterion_specs
 from evalgate.gate.manifest_check import (
     Manifest,
@@ -26,8 +25,9 @@ from evalgate.gate.manifest_check import (
     load_manifest,
 )
 from evalgate.gate.verdict import Verdict
-from evalgate.project import Project
-from evalgate.suite import Suite
+from evalgate.project.config import Project
+from evalgate.suite.load import Suite
+from evalgate.util.files import atomic_write_json, atomic_write_text
 
 REPORT_FILES = ("report.json", "report.md", "report.html", "junit.xml")
 
@@ -90,7 +90,7 @@ def baseline_staleness(project: Project, suites: list[Suite],
 
 def run_gate(project: Project, adapter: Path, *, allow_changed_criteria: bool = False,
              progress: Any = None, say: Any = print) -> GateOutcome:
-    from evalgate.evaluate import ModelPool, evaluate
+    from evalgate.eval.run import ModelPool, evaluate
 
     manifest = load_manifest(adapter)
     suites = load_suites(project)

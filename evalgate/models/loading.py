@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from evalgate.errors import ConfigError, RunError
-from evalgate.fileio import sha256_file, sha256_json
 from evalgate.models.resolve import ResolvedModel, quiet_transformers
-from evalgate.quiet import quiet_libraries
+from evalgate.util.files import sha256_file, sha256_json
+from evalgate.util.quiet import quiet_libraries
 
 DTypeName = Literal["auto", "float32", "bfloat16", "float16"]
 QuantName = Literal["none", "nf4"]

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from evalgate.errors import ConfigError, RunError
-from evalgate.fileio import atomic_write_json, default_mode, sha256_file, sha256_json
+from evalgate.util.files import atomic_write_json, default_mode, sha256_file, sha256_json
 
 Source = Literal["embedded", "local", "hub"]
 
@@ -431,7 +431,7 @@ def _status(progress: Any, message: str) -> Iterator[None]:
     if isinstance(progress, Console):
         console = progress
     else:
-        from evalgate.terminal import make_console
+        from evalgate.util.terminal import make_console
 
         console = make_console(stderr=True)
     pinned = _pin(console)

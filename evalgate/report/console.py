@@ -6,7 +6,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from evalgate.records import RunRecord
+from evalgate.eval.records import RunRecord
 
 STATUS_STYLE = {"PASS": "bold green", "FAIL": "bold red", "INCONCLUSIVE": "bold yellow",
                 "RELATIVE": "dim", "PROMOTE": "bold green", "REJECT": "bold red"}

@@ -13,13 +13,13 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
 
-from evalgate.criteria import Name
-from evalgate.data import Sha256Pin
-from evalgate.yamlio import StrictModel, load_yaml_model
+from evalgate.suite.criteria import Name
+from evalgate.util.jsonl import Sha256Pin
+from evalgate.util.yamlio import StrictModel, load_yaml_model
 
 Method = Literal["sft", "dpo", "sft+dpo", "kto", "sft+kto"]
 PREFERENCE_STAGES = ("dpo", "kto")
-Sha256 = Sha256Pin  # checked against the file when it loads (evalgate.data.load_jsonl)
+Sha256 = Sha256Pin  # checked against the file when it loads (evalgate.util.jsonl.load_jsonl)
 
 
 class DataConfig(StrictModel):

@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evalgate.data import Dataset, exact_overlap, holdout_split, load_jsonl, near_duplicates
 from evalgate.errors import ConfigError
-from evalgate.suite import Suite
-from evalgate.systems import PreparedSystem, _render_answer
-from evalgate.templates import placeholders, render
+from evalgate.suite.load import Suite
+from evalgate.systems.prompting import PreparedSystem, _render_answer
 from evalgate.train.config import DataConfig, TrainConfig
+from evalgate.util.jsonl import Dataset, load_jsonl
+from evalgate.util.overlap import exact_overlap, holdout_split, near_duplicates
+from evalgate.util.templates import placeholders, render
 
 Message = dict[str, str]
 IGNORE = -100  # label of tokens without loss (PyTorch's cross-entropy ignore_index)
@@ -68,7 +69,7 @@ def load_pool(config: TrainConfig, config_path: Path, prepared: PreparedSystem) 
     data = config.data
     path = config_path.parent / data.path
     if data.sha256 is None:
-        from evalgate.fileio import sha256_file
+        from evalgate.util.files import sha256_file
 
         actual = sha256_file(path) if path.is_file() else "<sha256 of the data file>"
         raise ConfigError("the training data is not pinned", path=config_path, key="data.sha256",
@@ -151,7 +152,7 @@ def load_pair_file(path: Path, sha256: str | None, config: TrainConfig, config_p
     """Pairs from JSONL: id, the input fields (or `messages` for the prompt), chosen, rejected.
     Returns the dataset, the pairs and the overlap-guard texts."""
     if sha256 is None:
-        from evalgate.fileio import sha256_file
+        from evalgate.util.files import sha256_file
 
         actual = sha256_file(path) if path.is_file() else "<sha256 of the pairs file>"
         raise ConfigError("the pairs file is not pinned", path=config_path, key="pairs.sha256",

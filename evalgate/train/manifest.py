@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from evalgate import __version__
-from evalgate.fileio import atomic_write_json, sha256_json
-from evalgate.suite import Suite
+from evalgate.suite.load import Suite
+from evalgate.util.files import atomic_write_json, sha256_json
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1

@@ -27,12 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from evalgate.errors import RunError
-from evalgate.fileio import atomic_write_text, sha256_file
 from evalgate.models.engine import Engine, GenerationParams
-from evalgate.suite import Suite
+from evalgate.suite.load import Suite
 from evalgate.train.config import AutoPairs, TrainConfig
 from evalgate.train.data import Pair, TrainExample
 from evalgate.train.tokens import ChatTokens
+from evalgate.util.files import atomic_write_text, sha256_file
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from evalgate.data import Dataset
 from evalgate.errors import ConfigError
-from evalgate.fileio import sha256_json
 from evalgate.models.resolve import ResolvedModel, default_cache_dir, resolve_model
-from evalgate.project import Project
-from evalgate.suite import Suite, load_suite
-from evalgate.systems import PreparedSystem, System, load_system
+from evalgate.project.config import Project
+from evalgate.suite.load import Suite, load_suite
+from evalgate.systems.prompting import PreparedSystem, System, load_system
 from evalgate.train.config import GUARD_KEYS, AutoPairs, FilePairs, TrainConfig, load_train_config
 from evalgate.train.data import (
     Pair,
@@ -37,6 +35,8 @@ from evalgate.train.data import (
 )
 from evalgate.train.runtime import Hardware, hardware
 from evalgate.train.tokens import ChatTokens, check_lengths
+from evalgate.util.files import sha256_json
+from evalgate.util.jsonl import Dataset
 
 # Part of every run id: bump when a change to training code changes what an adapter learns.
 TRAIN_VERSION = "1"

@@ -43,7 +43,6 @@ from rich.table import Table
 from rich.text import Text
 
 from evalgate.errors import ConfigError, RunError
-from evalgate.fileio import atomic_write_json, sha256_file
 from evalgate.models.engine import Engine
 from evalgate.models.loading import ModelSettings, load_model
 from evalgate.train.callbacks import Interrupted, ProgressBar, StopRequest, graceful_interrupt
@@ -78,6 +77,7 @@ from evalgate.train.runtime import (
     train_stage,
 )
 from evalgate.train.sft import build_sft_trainer
+from evalgate.util.files import atomic_write_json, sha256_file
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ The hardware decides, not the config file: CUDA when torch sees a GPU (`use_cpu`
 does not), bf16 autocast where the device computes bf16 natively (see
 `models.loading.resolve_dtype`), fp32 elsewhere. So one config runs unchanged on a laptop CPU and
 a CUDA box. Library noise (TRL and transformers warnings about defaults we set on purpose,
-dataset-map progress bars, telemetry) is silenced by `evalgate.quiet`; errors still surface.
+dataset-map progress bars, telemetry) is silenced by `evalgate.util.quiet`; errors still surface.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evalgate.fileio import atomic_write_json
 from evalgate.models.loading import ModelSettings, adapter_sha256, load_model, resolve_device
 from evalgate.models.loading import resolve_dtype as _resolve_dtype
 from evalgate.models.resolve import ResolvedModel
-from evalgate.quiet import quiet_libraries  # noqa: F401  (train.run calls it from here)
 from evalgate.train.config import StageSettings, TrainConfig
+from evalgate.util.files import atomic_write_json
+from evalgate.util.quiet import quiet_libraries  # noqa: F401  (train.run calls it from here)
 
 STAGE_FILE = "evalgate-stage.json"
 
@@ -172,7 +172,7 @@ def finish_stage(trainer: Any, tokenizer: Any, stage: str, stage_dir: Path, seco
                  examples: int, start_step: int | None, start_tokens: int) -> StageResult:
     """Save the trained adapter (safetensors, the `default` adapter only: DPO's frozen `ref`
     copy is not part of the result) with the tokenizer, then move it into place whole."""
-    from evalgate.fileio import sha256_file
+    from evalgate.util.files import sha256_file
 
     partial = stage_dir.with_name(stage_dir.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)

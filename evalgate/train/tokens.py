@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from evalgate.errors import ConfigError
-from evalgate.evaluate import render_prompt
-from evalgate.fileio import sha256_text
+from evalgate.eval.run import render_prompt
 from evalgate.models.loading import load_tokenizer
 from evalgate.train.data import IGNORE, Message
+from evalgate.util.files import sha256_text
 
 
 @dataclass(frozen=True)

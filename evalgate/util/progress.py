@@ -29,7 +29,7 @@ from rich.progress import (
 )
 
 from evalgate.errors import ConfigError
-from evalgate.terminal import make_console
+from evalgate.util.terminal import make_console
 
 INTERVAL_ENV = "EVALGATE_PROGRESS_INTERVAL"
 DEFAULT_INTERVAL = 10.0

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from evalgate.errors import ConfigError
-from evalgate.fileio import atomic_write_json
-from evalgate.records import RunRecord
-from evalgate.suite import Suite, load_suite
+from evalgate.eval.records import RunRecord
+from evalgate.suite.load import Suite, load_suite
+from evalgate.util.files import atomic_write_json
 
 BASELINE_FILE = "baseline.json"
 
@@ -58,7 +58,7 @@ def load_suites(project: Any) -> list[Suite]:
 
 def plan_baselines(project: Any, suites: list[Suite] | None = None) -> BaselinePlan:
     """Load and bind every (suite, baseline) pair: bad input fails fast and writes nothing."""
-    from evalgate.systems import load_system
+    from evalgate.systems.prompting import load_system
 
     suites = suites if suites is not None else load_suites(project)
     if not project.baseline_paths:
@@ -73,7 +73,7 @@ def plan_baselines(project: Any, suites: list[Suite] | None = None) -> BaselineP
 def run_baselines(project: Any, plan: BaselinePlan, pool: Any, progress: Any = None
                   ) -> tuple[BaselineRecord, Path, dict[tuple[str, str], tuple[RunRecord, Path]]]:
     """Evaluate every baseline on every suite (cached outputs reused) and save the record."""
-    from evalgate.evaluate import evaluate
+    from evalgate.eval.run import evaluate
 
     runs = {}
     for system in plan.systems:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from evalgate.errors import ConfigError
-from evalgate.fileio import atomic_write_json
+from evalgate.util.files import atomic_write_json
 
 RECORD_FORMAT = 1
 # ExampleRecord.finish_reason of an output the engine cut at `max_new_tokens` (its other values:

@@ -25,11 +25,12 @@ from typing import Any
 
 import yaml
 
-from evalgate.data import exact_overlap, near_duplicates, normalize_text
 from evalgate.errors import ConfigError
-from evalgate.fileio import atomic_write_text, sha256_file
 from evalgate.metrics.exact_match import reference_object
 from evalgate.stats import wilson_interval
+from evalgate.util.files import atomic_write_text
+from evalgate.util.overlap import exact_overlap, near_duplicates
+from evalgate.util.text import normalize_text
 
 INPUT_NAMES = ("input", "text", "prompt", "question", "query", "ticket", "instruction",
                "message", "document", "content", "source")

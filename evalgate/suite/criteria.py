@@ -22,12 +22,12 @@ from jsonschema.exceptions import SchemaError
 from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from evalgate.errors import ConfigError
-from evalgate.fileio import sha256_file
 from evalgate.metrics.base import Metric
 from evalgate.metrics.contains import Contains
 from evalgate.metrics.exact_match import ExactMatch, Normalization
 from evalgate.metrics.json_schema import JsonSchemaCompliance
-from evalgate.yamlio import StrictModel
+from evalgate.util.files import sha256_file
+from evalgate.util.yamlio import StrictModel
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)]
 

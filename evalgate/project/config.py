@@ -9,9 +9,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from evalgate.criteria import Name
 from evalgate.errors import ConfigError
-from evalgate.yamlio import StrictModel, load_yaml_model
+from evalgate.suite.criteria import Name
+from evalgate.util.yamlio import StrictModel, load_yaml_model
 
 PROJECT_FILE = "evalgate.yaml"
 DEFAULT_MODEL = "smollm2-135m-instruct"

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from evalgate.errors import ConfigError, RunError
-from evalgate.fileio import atomic_write_json, fsync_dir, sha256_file
+from evalgate.util.files import atomic_write_json, fsync_dir, sha256_file
 
 REGISTRY_DIR = "registry"
 AUDIT_LOG = "audit.jsonl"

@@ -25,14 +25,14 @@ QUICK_EXAMPLES = 60
 
 
 def run_pipeline(args: argparse.Namespace) -> int:
-    from evalgate.baseline import plan_baselines, run_baselines
-    from evalgate.cli import console, err_console
-    from evalgate.evaluate import ModelPool
+    from evalgate.cli.main import console, err_console
+    from evalgate.eval.baselines import plan_baselines, run_baselines
+    from evalgate.eval.run import ModelPool
     from evalgate.gate.promote import NotPromotable, promote
     from evalgate.gate.run import run_gate
-    from evalgate.progress import make_progress
-    from evalgate.project import load_project
+    from evalgate.project.config import load_project
     from evalgate.train import Interrupted, execute, plan_run, training_configs
+    from evalgate.util.progress import make_progress
 
     project = load_project(args.project)
     if args.quick:

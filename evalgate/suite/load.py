@@ -8,13 +8,13 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from evalgate.criteria import Criterion, Name
-from evalgate.data import Dataset, Sha256Pin, load_jsonl
 from evalgate.errors import ConfigError
-from evalgate.fileio import sha256_json
 from evalgate.metrics.base import Metric
-from evalgate.templates import placeholders, render
-from evalgate.yamlio import StrictModel, load_yaml_model
+from evalgate.suite.criteria import Criterion, Name
+from evalgate.util.files import sha256_json
+from evalgate.util.jsonl import Dataset, Sha256Pin, load_jsonl
+from evalgate.util.templates import placeholders, render
+from evalgate.util.yamlio import StrictModel, load_yaml_model
 
 
 class GenerationConfig(StrictModel):
@@ -84,7 +84,7 @@ def load_suite(path: Path) -> Suite:
     path = Path(path)
     config = load_yaml_model(SuiteConfig, path)
     if config.sha256 is None:
-        from evalgate.fileio import sha256_file
+        from evalgate.util.files import sha256_file
 
         data_path = path.parent / config.data
         actual = sha256_file(data_path) if data_path.is_file() else "<sha256 of the data file>"

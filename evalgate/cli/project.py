@@ -1,6 +1,6 @@
 """The project commands: `init` (a first project from a JSONL file), `pin` (update data pins
 after an intended change) and `check` (validate everything without loading a model).
-`evalgate.cli` registers them with `register(commands)`."""
+`evalgate.cli.main` registers them with `register(commands)`."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ EXIT_PASS, EXIT_CONFIG = 0, 2
 
 
 def _consoles():
-    from evalgate.cli import console, err_console
+    from evalgate.cli.main import console, err_console
 
     return console, err_console
 
@@ -36,7 +36,7 @@ def _token_counter(model: str):
         from transformers import AutoTokenizer
 
         from evalgate.models.resolve import default_cache_dir, resolve_model
-        from evalgate.progress import make_progress
+        from evalgate.util.progress import make_progress
 
         with make_progress() as progress:
             resolved = resolve_model(model, default_cache_dir(), progress)
@@ -51,7 +51,13 @@ def cmd_init(args: argparse.Namespace) -> int:
     from rich.prompt import Confirm, Prompt
 
     from evalgate.errors import ConfigError
-    from evalgate.scaffold import InitOptions, infer_fields, plan_project, read_rows, write_project
+    from evalgate.project.scaffold import (
+        InitOptions,
+        infer_fields,
+        plan_project,
+        read_rows,
+        write_project,
+    )
 
     console, _ = _consoles()
     folder = Path(args.dir).resolve()
@@ -132,8 +138,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_pin(args: argparse.Namespace) -> int:
-    from evalgate.pins import project_pins, update_pins
-    from evalgate.project import load_project
+    from evalgate.project.config import load_project
+    from evalgate.project.pins import project_pins, update_pins
 
     console, _ = _consoles()
     project = load_project(args.project)
@@ -167,8 +173,8 @@ def cmd_pin(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from evalgate.project import load_project
-    from evalgate.project_check import check_project
+    from evalgate.project.config import load_project
+    from evalgate.project.check import check_project
 
     console, err = _consoles()
     project = load_project(args.project)

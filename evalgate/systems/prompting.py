@@ -18,13 +18,14 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from evalgate.criteria import Name
-from evalgate.data import Dataset, exact_overlap, load_jsonl
 from evalgate.errors import ConfigError
-from evalgate.fileio import sha256_json
-from evalgate.retrieval import Chunk, Method, Retriever, load_corpus
-from evalgate.templates import placeholders, render
-from evalgate.yamlio import StrictModel, load_yaml_model
+from evalgate.suite.criteria import Name
+from evalgate.systems.retrieval import Chunk, Method, Retriever, load_corpus
+from evalgate.util.files import sha256_json
+from evalgate.util.jsonl import Dataset, load_jsonl
+from evalgate.util.overlap import exact_overlap
+from evalgate.util.templates import placeholders, render
+from evalgate.util.yamlio import StrictModel, load_yaml_model
 
 Message = dict[str, str]
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from evalgate.errors import ConfigError
-from evalgate.project import Project
+from evalgate.project.config import Project
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,8 @@ class Finding:
 
 
 def check_project(project: Project) -> list[Finding]:
-    from evalgate.suite import load_suite
-    from evalgate.systems import load_system
+    from evalgate.suite.load import load_suite
+    from evalgate.systems.prompting import load_system
 
     findings: list[Finding] = []
 

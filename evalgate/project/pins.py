@@ -16,9 +16,9 @@ from pathlib import Path
 import yaml
 
 from evalgate.errors import ConfigError
-from evalgate.fileio import atomic_write_text, sha256_file
-from evalgate.project import Project
-from evalgate.yamlio import read_yaml
+from evalgate.project.config import Project
+from evalgate.util.files import atomic_write_text, sha256_file
+from evalgate.util.yamlio import read_yaml
 
 
 @dataclass(frozen=True)

@@ -16,23 +16,23 @@ from typing import Any
 from rich.progress import Progress
 
 from evalgate import __version__
-from evalgate.cache import Cache, CachedGeneration
-from evalgate.fileio import sha256_json, sha256_text
-from evalgate.metrics.base import ExampleScore
-from evalgate.models.engine import ENGINE_VERSION, Engine, GenerationParams
-from evalgate.models.loading import ModelSettings, adapter_sha256, load_model, load_tokenizer
-from evalgate.models.resolve import ResolvedModel, default_cache_dir, resolve_model
-from evalgate.project import Project
-from evalgate.records import (
+from evalgate.eval.cache import Cache, CachedGeneration
+from evalgate.eval.records import (
     CriterionResult,
     ExampleRecord,
     RunRecord,
     limit_summary,
     record_path,
 )
+from evalgate.metrics.base import ExampleScore
+from evalgate.models.engine import ENGINE_VERSION, Engine, GenerationParams
+from evalgate.models.loading import ModelSettings, adapter_sha256, load_model, load_tokenizer
+from evalgate.models.resolve import ResolvedModel, default_cache_dir, resolve_model
+from evalgate.project.config import Project
 from evalgate.stats import estimate_mean
-from evalgate.suite import Suite
-from evalgate.systems import PreparedSystem, Prompt, System
+from evalgate.suite.load import Suite
+from evalgate.systems.prompting import PreparedSystem, Prompt, System
+from evalgate.util.files import sha256_json, sha256_text
 
 SCORER_VERSION = "1"
 

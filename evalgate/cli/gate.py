@@ -1,5 +1,5 @@
 """The gate-side commands: `gate`, `promote`, `registry list|show|rollback` and `run` (the
-whole pipeline). `evalgate.cli` registers them with `register(commands)`."""
+whole pipeline). `evalgate.cli.main` registers them with `register(commands)`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ EXIT_PASS, EXIT_REJECT, EXIT_CONFIG, EXIT_RUN = 0, 1, 2, 3
 
 
 def _console():
-    from evalgate.cli import console, err_console
+    from evalgate.cli.main import console, err_console
 
     return console, err_console
 
@@ -58,8 +58,8 @@ def _promote(project, adapter: Path, alias: str, name: str | None,
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
-    from evalgate.progress import make_progress
-    from evalgate.project import load_project
+    from evalgate.project.config import load_project
+    from evalgate.util.progress import make_progress
 
     project = load_project(args.project)
     with make_progress() as progress:
@@ -73,7 +73,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
-    from evalgate.project import load_project
+    from evalgate.project.config import load_project
 
     project = load_project(args.project)
     return _promote(project, Path(args.adapter), args.alias, args.name,
@@ -81,8 +81,8 @@ def cmd_promote(args: argparse.Namespace) -> int:
 
 
 def cmd_registry(args: argparse.Namespace) -> int:
-    from evalgate.project import load_project
-    from evalgate.registry import REGISTRY_DIR, Registry
+    from evalgate.project.config import load_project
+    from evalgate.registry.store import REGISTRY_DIR, Registry
 
     console, _ = _console()
     project = load_project(args.project)
@@ -124,7 +124,7 @@ def cmd_registry(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from evalgate.pipeline import run_pipeline
+    from evalgate.cli.run import run_pipeline
 
     return run_pipeline(args)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from evalgate import __version__
 from evalgate.errors import ConfigError, EvalgateError
-from evalgate.terminal import make_console
+from evalgate.util.terminal import make_console
 
 console = make_console()
 err_console = make_console(stderr=True)
@@ -20,11 +20,11 @@ EXIT_PASS, EXIT_REJECT, EXIT_CONFIG, EXIT_RUN = 0, 1, 2, 3
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from evalgate.evaluate import ModelPool, evaluate
-    from evalgate.progress import make_progress
-    from evalgate.project import load_project
-    from evalgate.suite import load_suite
-    from evalgate.systems import load_system
+    from evalgate.eval.run import ModelPool, evaluate
+    from evalgate.project.config import load_project
+    from evalgate.suite.load import load_suite
+    from evalgate.systems.prompting import load_system
+    from evalgate.util.progress import make_progress
 
     project = load_project(args.project)
     suite_paths = [Path(p) for p in args.suite] or project.suite_paths
@@ -55,10 +55,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_baseline(args: argparse.Namespace) -> int:
-    from evalgate.baseline import plan_baselines, run_baselines
-    from evalgate.evaluate import ModelPool
-    from evalgate.progress import make_progress
-    from evalgate.project import load_project
+    from evalgate.eval.baselines import plan_baselines, run_baselines
+    from evalgate.eval.run import ModelPool
+    from evalgate.project.config import load_project
+    from evalgate.util.progress import make_progress
 
     project = load_project(args.project)
     plan = plan_baselines(project)
@@ -78,9 +78,9 @@ def _cmd_baseline(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from evalgate.progress import make_progress
-    from evalgate.project import load_project
+    from evalgate.project.config import load_project
     from evalgate.train import Interrupted, execute, plan_run, training_configs
+    from evalgate.util.progress import make_progress
 
     project = load_project(args.project)
     if args.resume and args.restart:
@@ -150,10 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="evalgate.yaml (default: nearest one at or above this folder)")
     train.set_defaults(handler=_cmd_train)
 
-    from evalgate.cli_gate import register as register_gate_commands
+    from evalgate.cli.gate import register as register_gate_commands
 
     register_gate_commands(commands)  # gate, promote, registry, run
-    from evalgate.cli_project import register as register_project_commands
+    from evalgate.cli.project import register as register_project_commands
 
     register_project_commands(commands)  # init, pin, check
     return parser
