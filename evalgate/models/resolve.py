@@ -248,11 +248,37 @@ def _slug(name: str) -> str:
 
 def _resolve_local(ref: str, path: Path, cache_dir: Path, progress: Any) -> ResolvedModel:
     fix = (
-        f"pass an existing model folder (with config.json and *.safetensors), a .gguf file, "
-        f"the alias {EMBEDDED_ALIAS!r}, or a hub id org/name"
+        f"set `model.base` in evalgate.yaml (or `model:` in the system or training file) to a "
+        f"model folder (config.json and *.safetensors; a relative path is relative to the "
+        f"project folder), a .gguf file, the alias {EMBEDDED_ALIAS!r}, or a hub id org/name"
     )
-    if path.is_file() and path.suffix == ".gguf":
-        sha = cached_sha256(path, cache_dir)
+    shown = path.absolute()
+    try:
+        gguf = path.is_file() and path.suffix == ".gguf"
+        if gguf:
+            sha = cached_sha256(path, cache_dir)
+        elif path.is_file():
+            raise ConfigError(f"the model {ref!r} is a file, not a model folder or a .gguf file",
+                              path=shown, key="model", fix=fix)
+        elif not path.is_dir():
+            raise ConfigError(f"model folder not found: {ref!r} (no folder or file here)",
+                              path=shown, key="model", fix=fix)
+        elif not (path / "config.json").is_file():
+            raise ConfigError(
+                "not a model folder: config.json is missing", path=shown, key="model", fix=fix
+            )
+        else:
+            identity = folder_identity(path, cache_dir)
+    except OSError as error:  # a folder or weight file this user may not read
+        raise ConfigError(
+            f"cannot read the model {ref!r}: {error.strerror or error}"
+            + (f" ({error.filename})" if error.filename else ""),
+            path=shown,
+            key="model",
+            fix="make the folder and its files readable (`chmod -R u+rX` on it), or point "
+                "`model.base` in evalgate.yaml at a readable copy",
+        ) from error
+    if gguf:
         folder = convert_gguf(
             path,
             sha,
@@ -262,15 +288,7 @@ def _resolve_local(ref: str, path: Path, cache_dir: Path, progress: Any) -> Reso
             extra={"source_path": str(path.resolve())},
         )
         return ResolvedModel(ref=ref, path=folder, identity=sha, source="local")
-    if not path.is_dir():
-        raise ConfigError("model folder not found", path=path, key="model", fix=fix)
-    if not (path / "config.json").is_file():
-        raise ConfigError(
-            "not a model folder: config.json is missing", path=path, key="model", fix=fix
-        )
-    return ResolvedModel(
-        ref=ref, path=path.resolve(), identity=folder_identity(path, cache_dir), source="local"
-    )
+    return ResolvedModel(ref=ref, path=path.resolve(), identity=identity, source="local")
 
 
 def folder_identity(folder: Path, cache_dir: Path) -> str:
@@ -343,15 +361,17 @@ def _resolve_hub(ref: str, cache_dir: Path) -> ResolvedModel:
             folder = Path(snapshot_download(ref, allow_patterns=[*patterns, "*.bin"]))
     except RepositoryNotFoundError as error:
         raise ConfigError(
-            f"no model {ref!r} on the Hugging Face hub",
+            f"no model {ref!r} on the Hugging Face hub, and no local folder "
+            f"{str(Path(ref).absolute())!r}",
             key="model",
-            fix="check the id, or pass a local folder",
+            fix="check the id, or pass a local folder (`./{ref}` for one relative to the project)",
         ) from error
     except Exception as error:  # offline, DNS, HTTP, disk: all mean "could not fetch"
         raise RunError(
             f"could not fetch {ref!r}: the Hugging Face hub is unreachable or refused the download "
             f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}); "
-            f"pass a local model folder instead, or use the embedded {EMBEDDED_ALIAS!r}"
+            f"pass a local model folder instead (there is none at {str(Path(ref).absolute())!r}), "
+            f"or use the embedded {EMBEDDED_ALIAS!r}"
         ) from error
     if not (folder / "config.json").is_file():
         raise ConfigError(

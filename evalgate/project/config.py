@@ -87,5 +87,27 @@ def load_project(path: Path | None = None, start: Path | None = None) -> Project
                               fix="run from a project folder, pass --project PATH, or write "
                                   f"a {PROJECT_FILE} (see the README's project format)")
     path = Path(path).resolve()
+    if path.is_dir():  # `--project .` or `--project ~/projects/triage`: the file inside it
+        folder, path = path, path / PROJECT_FILE
+        if not path.is_file():
+            raise ConfigError(f"no {PROJECT_FILE} in this folder", path=folder,
+                              fix=f"pass the project folder (the one holding {PROJECT_FILE}) "
+                                  "or the file itself; to start a project here, run "
+                                  "`evalgate init EXAMPLES.jsonl --dir "
+                                  f"{_quoted(folder)}`")
+    elif not path.exists():
+        raise ConfigError("project file not found", path=path,
+                          fix=f"pass an existing {PROJECT_FILE} or the folder holding it")
     config = load_yaml_model(ProjectConfig, path)
     return Project(root=path.parent, path=path, config=config)
+
+
+def _quoted(folder: Path) -> str:
+    """The folder as a shell argument: relative to here when inside it, quoted if needed."""
+    import shlex
+
+    try:
+        shown = str(folder.relative_to(Path.cwd())) or "."
+    except ValueError:
+        shown = str(folder)
+    return shlex.quote(shown)

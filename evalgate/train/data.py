@@ -84,8 +84,8 @@ def load_pool(config: TrainConfig, config_path: Path, prepared: PreparedSystem) 
         raise ConfigError(f"excluded ids not in {path.name}: {', '.join(unknown[:10])}",
                           path=config_path, key="data.exclude", fix="list ids of the data file")
     examples = {}
-    for line, row in enumerate(dataset.examples, start=1):
-        example = build_example(row, data, prepared, path, line)
+    for index, row in enumerate(dataset.examples):  # errors name the file line, not the index
+        example = build_example(row, data, prepared, path, dataset.line_of(index))
         if example.id not in data.exclude:
             examples[example.id] = example
     seed = config.holdout.seed if config.holdout.seed is not None else config.seed
@@ -98,7 +98,7 @@ def load_pool(config: TrainConfig, config_path: Path, prepared: PreparedSystem) 
 
 
 def build_example(row: dict[str, Any], data: DataConfig, prepared: PreparedSystem, path: Path,
-                  line: int) -> TrainExample:
+                  line: int | None) -> TrainExample:
     example_id = str(row[data.id_field])
     if data.format == "fields":
         input_text = render(data.input, row)
@@ -114,7 +114,8 @@ def build_example(row: dict[str, Any], data: DataConfig, prepared: PreparedSyste
     return TrainExample(example_id, tuple(messages), row, text)
 
 
-def _check_messages(messages: Any, path: Path, line: int, *, answer_last: bool) -> list[Message]:
+def _check_messages(messages: Any, path: Path, line: int | None, *,
+                    answer_last: bool) -> list[Message]:
     fix = ('write `"messages": [{"role": "user", "content": "..."}, {"role": "assistant", '
            '"content": "..."}]`')
     if not isinstance(messages, list) or not messages:
@@ -162,7 +163,8 @@ def load_pair_file(path: Path, sha256: str | None, config: TrainConfig, config_p
     dataset = load_jsonl(path, id_field=data.id_field, required=[*fields, "chosen", "rejected"],
                          expected_sha256=sha256, pin_key="pairs.sha256", pinned_by=config_path)
     pairs, texts = [], []
-    for line, row in enumerate(dataset.examples, start=1):
+    for index, row in enumerate(dataset.examples):
+        line = dataset.line_of(index)  # the file line (blank lines are skipped, not counted)
         example_id = str(row[data.id_field])
         chosen, rejected = row["chosen"], row["rejected"]
         if not (isinstance(chosen, str) and isinstance(rejected, str)) or chosen == rejected:

@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from evalgate.errors import ConfigError
+from evalgate.util.jsonl import decode_utf8
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -29,10 +30,11 @@ def read_yaml(path: Path) -> dict[str, Any]:
         raise ConfigError("file not found", path=path, fix="check the path (it is relative to "
                           "the file that names it, or to the current folder on the command line)")
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read file: {exc}", path=path,
-                          fix="make it a readable UTF-8 text file") from exc
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read file: {exc.strerror or exc}", path=path,
+                          fix="make it readable (check its permissions)") from exc
+    text = decode_utf8(raw, path)  # not UTF-8: an error naming the line and the likely encoding
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -41,6 +43,12 @@ def read_yaml(path: Path) -> dict[str, Any]:
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"invalid YAML: {problem}", path=path, line=line,
                           fix="fix the YAML syntax at that line") from exc
+    except RecursionError as exc:  # [[[[…]]]] thousands deep
+        raise ConfigError("invalid YAML: nested too deeply", path=path,
+                          fix="flatten the structure (a config needs a few levels)") from exc
+    if data is None:
+        raise ConfigError("the file is empty (or only comments)", path=path,
+                          fix="write the configuration (`name: ...` style keys)")
     if not isinstance(data, dict):
         raise ConfigError("expected a mapping of keys to values at the top level", path=path,
                           fix="start the file with `name: ...` style keys")
