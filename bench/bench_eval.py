@@ -24,8 +24,9 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from evalgate.eval.run import ModelPool, render_prompt  # noqa: E402
-from evalgate.models.engine import Engine, GenerationParams  # noqa: E402
+from evalgate.eval.run import ModelPool  # noqa: E402
+from evalgate.models.chat import render_chat  # noqa: E402
+from evalgate.models.engine import Engine, GenerationParams, engine_for  # noqa: E402
 from evalgate.project.config import load_project  # noqa: E402
 from evalgate.suite.load import load_suite  # noqa: E402
 from evalgate.systems.prompting import load_system  # noqa: E402
@@ -66,12 +67,12 @@ def main() -> None:
     resolved = pool.resolved(project.config.model.base)
     tokenizer = pool.tokenizer(resolved)
     prepared = system.prepare(suite)
-    prompts = [render_prompt(tokenizer, prepared.build(suite.render_input(ex)).messages)
+    prompts = [render_chat(tokenizer, prepared.build(suite.render_input(ex)).messages)
                for ex in suite.dataset.examples]
     params = GenerationParams(max_new_tokens=suite.config.generation.max_new_tokens,
                               stop=tuple(suite.config.generation.stop))
     batched = pool.engine(resolved, None)
-    single = Engine(batched.loaded, token_budget=project.config.engine.token_budget, max_batch=1)
+    single = engine_for(batched.loaded, project.config.engine, max_batch=1)
     subset = prompts[: args.single]
     engine_throughput(batched, subset[:4], params)  # warm-up (allocator, kernels)
 

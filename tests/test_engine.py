@@ -124,7 +124,7 @@ def test_order_is_preserved_whatever_the_input_order(engine, prompts):
 def test_rows_finishing_at_eos_at_different_steps(chat_model_dir, prompts, monkeypatch):
     """Make a token that appears mid-output the EOS, so rows stop at different steps while the
     rest of the batch continues (finished rows are dropped from the KV cache)."""
-    from evalgate.models import engine as engine_module
+    from evalgate.models.engine import kv_cache as engine_module
 
     batch_sizes: list[int] = []
     make_cache = engine_module.make_cache

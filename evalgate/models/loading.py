@@ -51,6 +51,14 @@ class ModelSettings:
         return resolve_dtype(self.dtype, resolve_device(self.device))
 
 
+def model_settings(model_config: Any) -> ModelSettings:
+    """The settings a project's `model:` section (dtype, quantization, device) serves with: the
+    same for evaluation and for generating on-policy preference pairs."""
+    return ModelSettings(
+        dtype=model_config.dtype, quantization=model_config.quantization, device=model_config.device
+    )
+
+
 @dataclass(frozen=True)
 class LoadedModel:
     """A model in eval mode with its tokenizer and the hashes that name it in run records."""
