@@ -10,8 +10,9 @@ file, a candidate that is neither an adapter run nor a system) is a usage error 
 collection (pytest exits with code 4 and says what to pass), never a row of failed tests.
 
 A YAML file is a suite when it has both `data:` and `criteria:` at the top level (or is listed
-under `suites:` in evalgate.yaml). Each bound of each criterion (min, max, beat_baseline,
-max_drop) is an item; the gate's own code decides it (evalgate.gate.decide), so pytest and
+under `suites:` in evalgate.yaml). Every registered check (evalgate.checks) that applies to a
+criterion is an item, and every gate-wide check (criteria fixed before training) one more per
+suite file; the gate's own orchestration decides them (evalgate.gate.run.judge), so pytest and
 `evalgate gate` never disagree. A failure shows value, bound, interval and baseline.
 
 Registered under the `pytest11` entry point. It imports nothing heavy at start-up and does
@@ -27,7 +28,6 @@ from typing import Any
 import pytest
 
 SUFFIXES = (".yaml", ".yml")
-KINDS = ("min", "max", "beat_baseline", "max_drop")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -129,32 +129,25 @@ class Session:
         return self.checks[key]
 
     def _compute(self, suite_path: Path) -> dict[tuple[str, str], Any]:
-        from evalgate.eval.baselines import BASELINE_FILE, plan_baselines, run_baselines
-        from evalgate.eval.run import evaluate
-        from evalgate.gate.decide import best_baselines, criterion_specs, decide_all
-        from evalgate.gate.run import baseline_staleness
-        from evalgate.suite.load import load_suite
+        from evalgate.errors import ConfigError
+        from evalgate.gate.run import gate_checks, judge
+        from evalgate.suite import load_suite
 
         project = self.project(suite_path)
         suite = load_suite(suite_path)
-        pool = self.pool(project)
-        candidate, _ = self.candidate(project)
-        outcome = evaluate(suite, candidate, pool)
-        system = self.baseline(project)
-        if system is None:
-            plan = plan_baselines(project)
-            if baseline_staleness(project, plan.suites, plan.prepared):
-                run_baselines(project, plan, pool)
-            import json
+        candidate, manifest = self.candidate(project)
+        results: dict[tuple[str, str], Any] = {}
+        try:
+            for check in gate_checks(manifest, [suite], allow_changed_criteria=False):
+                results[(GATE, check.kind)] = check
+        except ConfigError as refused:  # that item fails with the reason; the others still run
+            from evalgate.checks import GATE_CHECKS
 
-            record = json.loads((project.reports_dir / BASELINE_FILE).read_text("utf-8"))
-            best = best_baselines(record, project.root, [suite.name])
-        else:
-            base = evaluate(suite, system, pool)
-            best = {(suite.name, c.name): (system.name, base.record, base.path)
-                    for c in suite.config.criteria}
-        checks = decide_all(criterion_specs([suite]), {suite.name: outcome.record}, best)
-        return {(c.criterion, c.kind): c for c in checks}
+            results.update({(GATE, kind): refused for kind in GATE_CHECKS})
+        judged = judge(project, candidate, [suite], pool=self.pool(project),
+                       baseline=self.baseline(project), say=lambda text: None)
+        results.update({(c.criterion, c.kind): c for c in judged.checks})
+        return results
 
 
 def _session(config: pytest.Config) -> Session:
@@ -212,8 +205,9 @@ def _resolve_baseline(value: str, project, invocation_dir: Path):
 def _resolve_candidate(value: str, project, invocation_dir: Path):
     """An adapter run folder (its manifest) or a system YAML → (system, manifest or None)."""
     from evalgate.errors import ConfigError
-    from evalgate.gate.manifest_check import candidate_system, load_manifest
+    from evalgate.gate.candidate import candidate_system
     from evalgate.systems.prompting import load_system
+    from evalgate.train.manifest import load_manifest
 
     option = "--evalgate-candidate"
     fix = ("pass the run folder `evalgate train` wrote (adapters/<run-id>) or the path of a "
@@ -237,22 +231,32 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         _session(config).validate(suite_items[0].path)
 
 
+GATE = "(gate)"  # the criterion name of gate-wide items (one per suite file)
+
+
 class SuiteFile(pytest.File):
     def collect(self):
-        import yaml
+        from evalgate.checks import CRITERION_CHECKS, GATE_CHECKS
+        from evalgate.gate.decide import criterion_spec
+        from evalgate.suite import SuiteConfig
+        from evalgate.util.yamlio import load_yaml_model
 
-        data = yaml.safe_load(self.path.read_text(encoding="utf-8"))
-        for criterion in data.get("criteria") or []:
-            name = str(criterion.get("name"))
-            for kind in KINDS:
-                if criterion.get(kind) is not None:
-                    yield CheckItem.from_parent(self, name=f"{name}[{kind}]", criterion=name,
-                                                kind=kind)
+        config = load_yaml_model(SuiteConfig, self.path)
+        for criterion in config.criteria:
+            spec = criterion_spec(config.name, criterion)
+            for kind, check in CRITERION_CHECKS.items():
+                if check.applies(spec):
+                    yield CheckItem.from_parent(self, name=f"{criterion.name}[{kind}]",
+                                                criterion=criterion.name, kind=kind)
+        for kind in GATE_CHECKS:
+            yield CheckItem.from_parent(self, name=kind, criterion=GATE, kind=kind)
 
 
 class CheckFailed(Exception):
     def __init__(self, check: Any) -> None:
-        super().__init__(check.reason)
+        from evalgate.report.wording import reason
+
+        super().__init__(reason(check))
         self.check = check
 
 
@@ -268,8 +272,12 @@ class CheckItem(pytest.Item):
         if not session.option("evalgate_candidate"):
             pytest.skip("no candidate: pass --evalgate-candidate adapters/<run-id> (or a "
                         "system YAML)")
-        check = session.suite_checks(self.path)[(self.criterion, self.kind)]
-        if check.status != "PASS":
+        check = session.suite_checks(self.path).get((self.criterion, self.kind))
+        if check is None:
+            pytest.skip(f"{self.kind}: not applicable to this candidate (no training manifest)")
+        if isinstance(check, Exception):
+            raise check
+        if check.status != "PASS":  # Status is a str enum
             raise CheckFailed(check)
 
     def repr_failure(self, excinfo, style=None):
@@ -278,7 +286,7 @@ class CheckItem(pytest.Item):
 
             check = excinfo.value.check
             return "\n".join([f"{check.status}: {check.suite}/{check.criterion} "
-                              f"[{check.kind} {check.bound_text}]", f"  {check.reason}",
+                              f"[{check.kind} {check.bound_text}]", f"  {excinfo.value}",
                               "  " + check_details(check).replace(" · ", "\n  ")])
         from evalgate.errors import EvalgateError
 

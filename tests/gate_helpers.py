@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from evalgate.checks import CriterionSpec
 from evalgate.eval.records import ExampleRecord, RunRecord
 
 
@@ -22,7 +23,7 @@ def make_record(system: str, scores: dict[str, list[float]], suite: str = "s",
 
 def spec(name: str = "acc", *, binary: bool = True, min: float | None = None,
          max: float | None = None, beat: float | None = None, max_drop: float | None = None,
-         suite: str = "s") -> dict:
-    return {"suite": suite, "name": name, "metric": "exact_match", "binary": binary,
-            "min": min, "max": max, "beat_margin": beat, "max_drop": max_drop,
-            "higher_is_better": min is not None or max is None, "fingerprint": "f"}
+         suite: str = "s") -> CriterionSpec:
+    return CriterionSpec(suite=suite, name=name, metric="exact_match", binary=binary, min=min,
+                         max=max, beat_margin=beat, max_drop=max_drop,
+                         higher_is_better=min is not None or max is None, fingerprint="f")

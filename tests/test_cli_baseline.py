@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import yaml
 
 from evalgate.cli.main import main
+from evalgate.eval.baselines import build_baseline_record
+from evalgate.eval.records import CriterionResult
+from evalgate.suite import load_suite
 from evalgate.util.files import sha256_file
+from tests.gate_helpers import make_record
 from tests.helpers import write_jsonl, write_project
 
 
@@ -72,12 +77,14 @@ def test_baseline_runs_every_pair_and_records_the_best(project: Path, capsys):
         assert set(suite["runs"]) == {"prompt", "few_shot", "rag"}
         for name, run in suite["runs"].items():
             assert (project / run["path"]).is_file()
-        for criterion in suite["criteria"].values():
-            best = criterion["best"]
-            values = [run["criteria"] for run in suite["runs"].values()]
-            assert criterion["value"] == max(v[next(iter(v))]["value"] for v in values) or \
-                len(suite["criteria"]) > 1
-            assert best in suite["runs"]
+        # Per criterion, the best is the highest value (every criterion here has a `min`),
+        # ties to the baseline listed first in evalgate.yaml.
+        for name, criterion in suite["criteria"].items():
+            values = {system: run["criteria"][name]["value"]
+                      for system, run in suite["runs"].items()}
+            expected = next(s for s in ("prompt", "few_shot", "rag")
+                            if values[s] == max(values.values()))
+            assert criterion["best"] == expected and criterion["value"] == values[expected]
     # Gold documents: q1 and q2 retrieve theirs, q3's gold is deliberately another file.
     rag = record["suites"]["qa"]["runs"]["rag"]["retrieval"]
     assert rag["k"] == 1 and rag["recall_at_k"] == pytest.approx(2 / 3)
@@ -97,3 +104,31 @@ def test_baseline_with_overlapping_pool_fails_before_any_run(project: Path, caps
     assert main(["baseline"]) == 2
     assert "overlaps the held-out data" in capsys.readouterr().err
     assert not (project / "reports" / "runs").exists()
+
+
+def _criterion(name: str, value: float) -> CriterionResult:
+    return CriterionResult(name=name, metric="exact_match", value=value, low=value - 0.1,
+                           high=value + 0.1, n=10, interval="wilson", bound="", status="PASS")
+
+
+def test_best_baseline_is_chosen_per_criterion_and_direction(tmp_path: Path):
+    """Each criterion picks its own best: the highest value for a `min` criterion, the lowest
+    for a `max`-only one (lower is better), ties to the baseline listed first."""
+    write_project(tmp_path, "unused", suite_overrides={"criteria": [
+        {"name": "fields", "metric": "exact_match", "reference": "expected",
+         "json_keys": ["intent"], "min": 0.5},
+        {"name": "errors", "metric": "exact_match", "reference": "expected",
+         "json_keys": ["order_id"], "max": 0.3},
+        {"name": "tied", "metric": "json_schema", "schema": "schemas/t.schema.json",
+         "min": 0.5}]})
+    suite = load_suite(tmp_path / "suites" / "tiny.yaml")
+    values = {"prompt": (0.2, 0.6, 0.7), "few_shot": (0.9, 0.4, 0.7), "rag": (0.5, 0.1, 0.7)}
+    runs = {}
+    for system, (fields, errors, tied) in values.items():
+        record = replace(make_record(system, {"fields": [1]}, suite="tiny"), criteria=(
+            _criterion("fields", fields), _criterion("errors", errors), _criterion("tied", tied)))
+        runs[("tiny", system)] = (record, tmp_path / f"{system}.json")
+    best = build_baseline_record([suite], runs, tmp_path).suites["tiny"]["criteria"]
+    assert {name: entry["best"] for name, entry in best.items()} == {
+        "fields": "few_shot", "errors": "rag", "tied": "prompt"}
+    assert best["errors"]["higher_is_better"] is False and best["errors"]["value"] == 0.1

@@ -37,8 +37,11 @@ def test_identical_candidate_is_rejected_and_verdict_recomputes(gate_project, ca
     assert verdict.decision == "REJECT" and not verdict.allow_changed_criteria
     beat = next(c for c in verdict.checks if c.kind == "beat_baseline")
     assert beat.delta.value == 0 and beat.delta.low == 0 and beat.status == "FAIL"
+    # Δ is exactly 0 with a [0, 0] interval: surely within a drop of 0.5.
     drop = next(c for c in verdict.checks if c.kind == "max_drop")
-    assert drop.status in ("PASS", "INCONCLUSIVE")
+    assert drop.status == "PASS" and drop.delta.high == 0
+    fixed = next(c for c in verdict.checks if c.kind == "criteria_fixed")
+    assert fixed.status == "PASS" and fixed.notes == ()
     again = recompute(verdict, root)
     assert again.checks == verdict.checks and again.decision == verdict.decision
     assert verdict.records["tiny"]["candidate"]["path"].startswith("reports/runs/tiny/tiny-sft-")

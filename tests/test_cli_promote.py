@@ -10,10 +10,10 @@ import pytest
 
 from evalgate.cli.main import main
 from evalgate.gate.decide import build_verdict, criterion_specs
-from evalgate.gate.manifest_check import load_manifest
 from evalgate.gate.run import gate_dir, write_reports
 from evalgate.project.config import load_project
 from evalgate.suite.load import load_suite
+from evalgate.train.manifest import load_manifest
 from tests.gate_helpers import make_record
 from tests.gate_project import write_gate_project
 
@@ -41,7 +41,7 @@ def promoted_project(tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.M
                             candidates={"tiny": (cand, runs / "tiny-sft-x.json")},
                             baseline_path=tmp_path / "reports" / "baseline.json",
                             root=tmp_path, manifest=load_manifest(run_dir), suites=[suite])
-    assert verdict.decision == "PROMOTE", verdict.reasons
+    assert verdict.decision == "PROMOTE", verdict.checks
     write_reports(verdict, gate_dir(project, "run-1"))
     return tmp_path, run_dir
 
@@ -83,3 +83,22 @@ def test_promote_without_verdict_is_refused(tmp_path: Path, tiny_model_dir: Path
     monkeypatch.chdir(tmp_path)
     assert main(["promote", str(run_dir)]) == 2
     assert "run `evalgate gate" in capsys.readouterr().err
+
+
+def test_report_shows_the_verdict_and_writes_per_example_csv(promoted_project, capsys):
+    import pandas as pd
+
+    root, run_dir = promoted_project
+    assert main(["report", str(run_dir), "--csv", "examples.csv"]) == 0
+    out = capsys.readouterr().out
+    assert "PROMOTE" in out and "per example: candidate against the best baseline" in out
+    frame = pd.read_csv(root / "examples.csv")
+    assert len(frame) == 12  # 6 examples × 2 criteria
+    fields = frame[frame.criterion == "fields"]
+    assert (fields.outcome == "win").all() and set(fields.baseline) == {"prompt"}
+    assert (frame[frame.criterion == "schema_valid"].outcome == "tie").all()
+    # A record changed after the verdict: the report refuses to join it.
+    record = root / "reports" / "runs" / "tiny" / "tiny-sft-x.json"
+    record.write_text(record.read_text() + " ")
+    assert main(["report", str(run_dir)]) == 2
+    assert "changed since the verdict was written" in capsys.readouterr().err

@@ -143,3 +143,17 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path):
     with pytest.raises(ConfigError, match="invalid YAML") as info:
         load_project(start=tmp_path)
     assert "evalgate.yaml:" in str(info.value)
+
+
+def test_suite_kind_defaults_to_task_and_an_unknown_kind_names_the_known_ones(tmp_path: Path):
+    write_project(tmp_path, "unused-model")
+    path = _suite_yaml(tmp_path)
+    default = load_suite(path).config_sha256
+    _edit_suite(tmp_path, kind="task")
+    assert load_suite(path).config_sha256 == default  # the same suite, the same hashes
+    _edit_suite(tmp_path, kind="capabilty")
+    with pytest.raises(ConfigError) as caught:
+        load_suite(path)
+    error = caught.value
+    assert error.key == "kind" and "unknown suite kind 'capabilty'" in str(error)
+    assert "task (held-out examples scored by criteria)" in error.fix

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from evalgate.gate.decide import decide_criterion, overall
+from evalgate.report.wording import blocking_reasons
 from evalgate.stats import examples_to_settle, mcnemar_exact, paired_bootstrap, paired_estimate
 from tests.gate_helpers import make_record, spec
 
@@ -51,7 +52,8 @@ def _decide(cand, base, **bounds):
     s = spec(**bounds)
     checks = decide_criterion(s, make_record("cand", {"acc": cand}),
                               ("prompt", make_record("prompt", {"acc": base})))
-    return checks, overall(checks)
+    reasons = blocking_reasons(checks, has_beat_baseline=bounds.get("beat") is not None)
+    return checks, (overall(checks), reasons)
 
 
 def test_identical_candidate_is_never_promoted():

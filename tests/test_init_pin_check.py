@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from jsonschema import Draft202012Validator
+
+from evalgate.cli.main import main
+from evalgate.errors import ConfigError
 from evalgate.project.scaffold import (
     infer_fields,
     infer_schema,
@@ -14,10 +18,6 @@ from evalgate.project.scaffold import (
     smallest_n_to_clear,
     split_rows,
 )
-from jsonschema import Draft202012Validator
-
-from evalgate.cli.main import main
-from evalgate.errors import ConfigError
 from evalgate.util.files import sha256_file
 
 
@@ -67,7 +67,6 @@ def test_init_writes_a_project_that_checks_clean(tmp_path: Path, capsys,
     # Everything it wrote validates, without a model (the tokenizer step is training's own).
     monkeypatch.chdir(root)
     from evalgate.project.check import check_project
-
     from evalgate.project.config import load_project
     findings = check_project(load_project())
     assert [f.what for f in findings if f.ok] == ["suite", "baseline", "baseline"]

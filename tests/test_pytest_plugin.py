@@ -23,15 +23,17 @@ def project(pytester: pytest.Pytester, tiny_model_dir: Path, monkeypatch: pytest
 
 def test_collects_one_item_per_check_and_only_suites(project: pytest.Pytester):
     result = project.runpytest_inprocess("suites/", "--collect-only", "-q")
+    # One item per registered check that applies, plus the gate-wide criteria_fixed check.
     result.stdout.fnmatch_lines(["suites/tiny.yaml::fields[[]beat_baseline[]]",
                                  "suites/tiny.yaml::schema_valid[[]max_drop[]]",
-                                 "*2 tests collected*"])
+                                 "suites/tiny.yaml::criteria_fixed",
+                                 "*3 tests collected*"])
     assert "notes.yaml" not in result.stdout.str()
 
 
 def test_without_candidate_items_skip(project: pytest.Pytester):
     result = project.runpytest_inprocess("suites/")
-    result.assert_outcomes(skipped=2)
+    result.assert_outcomes(skipped=3)
 
 
 def test_identical_candidate_fails_beat_baseline_with_figures(project: pytest.Pytester):
@@ -40,14 +42,16 @@ def test_identical_candidate_fails_beat_baseline_with_figures(project: pytest.Py
     out = result.stdout.str()
     result.stdout.fnmatch_lines(["evalgate: model * adapter tiny (sft, run run-1*",
                                  "evalgate: baseline best * suites tiny *"])
-    outcomes = result.parseoutcomes()
-    assert outcomes["failed"] >= 1
+    # The candidate answers exactly like the baseline: beat_baseline fails; max_drop and
+    # criteria_fixed (the suites are as the manifest pinned them) pass.
+    result.assert_outcomes(failed=1, passed=2)
     assert "FAIL: tiny/fields [beat_baseline Δ > +0" in out
-    assert "candidate 0.000 [" in out or "candidate " in out
+    assert "candidate 0.000 [0.000, 0.390]" in out
     assert "best baseline prompt" in out and "Δ +0.000 [+0.000, +0.000]" in out
     junit = ET.parse(project.path / "junit.xml").getroot()
-    assert len(junit.findall(".//testcase")) == 2
-    assert junit.find(".//failure") is not None
+    assert len(junit.findall(".//testcase")) == 3
+    [failure] = junit.findall(".//failure")
+    assert "does not beat the best baseline (prompt)" in failure.get("message")
 
 
 def test_explicit_baseline_system(project: pytest.Pytester):
@@ -55,7 +59,7 @@ def test_explicit_baseline_system(project: pytest.Pytester):
         "suites/", "--evalgate-candidate", "adapters/run-1",
         "--evalgate-baseline", "baselines/prompt.yaml")
     assert "best baseline prompt" in result.stdout.str()
-    assert result.parseoutcomes()["failed"] >= 1
+    result.assert_outcomes(failed=1, passed=2)
 
 
 def test_baseline_by_name_from_the_project(project: pytest.Pytester):
@@ -64,8 +68,8 @@ def test_baseline_by_name_from_the_project(project: pytest.Pytester):
     out = result.stdout.str()
     assert "not found" not in out and "evalgate error" not in out
     assert "best baseline prompt" in out and "Δ +0.000 [+0.000, +0.000]" in out
-    # Identical candidate and baseline: beat_baseline fails, max_drop passes.
-    result.assert_outcomes(failed=1, passed=1)
+    # Identical candidate and baseline: beat_baseline fails, max_drop and criteria_fixed pass.
+    result.assert_outcomes(failed=1, passed=2)
 
 
 @pytest.mark.parametrize("args, named, problem", [
@@ -93,3 +97,16 @@ def test_bad_option_value_is_a_usage_error_not_failed_tests(project: pytest.Pyte
         assert "known baselines (evalgate.yaml): prompt" in err
     outcomes = result.parseoutcomes() if "passed" in result.stdout.str() else {}
     assert not outcomes.get("failed") and not outcomes.get("passed")
+
+
+def test_changed_criteria_fail_their_own_item(project: pytest.Pytester):
+    """A bound loosened after training: the criteria_fixed item fails naming the change, and
+    the criterion checks are still decided (the same orchestration as `evalgate gate`)."""
+    suite = project.path / "suites" / "tiny.yaml"
+    suite.write_text(suite.read_text().replace("max_drop: 0.5", "max_drop: 0.9"))
+    result = project.runpytest_inprocess("suites/", "--evalgate-candidate", "adapters/run-1")
+    result.assert_outcomes(failed=2, passed=1)
+    out = result.stdout.str()
+    assert "suites or criteria changed since the adapter was trained" in out
+    # A bound is not part of the criterion's scoring fingerprint: the suite's config changed.
+    assert "suite 'tiny': its configuration changed (a bound" in out

@@ -31,10 +31,10 @@ def demo_verdict() -> Verdict:
     qa_cand = make_record("triage-dpo", {"answer": [1, 0] * 19 + [0, 0]}, suite="policy_qa")
     checks += decide_criterion(spec("answer", min=0.3, max_drop=0.1, suite="policy_qa"), qa_cand,
                                ("rag", qa_base))
-    decision, reasons = overall(checks)
+    decision = overall(checks)
     h = "ab" * 32
     return Verdict(
-        decision=decision, checks=tuple(checks), reasons=tuple(reasons),
+        decision=decision, checks=tuple(checks),
         created_at="2026-01-01T00:00:00+00:00", evalgate_version="0.1.0",
         adapter={"run_id": "3f9c2a" * 5, "name": "triage", "stage": "dpo",
                  "path": "adapters/3f9c2a/dpo", "sha256": h, "files": {}},
@@ -90,9 +90,7 @@ def _min_and_beat_verdict() -> Verdict:
                               ("few_shot", base))
     assert [c.kind for c in checks] == ["min", "beat_baseline"]
     assert all(c.delta is not None and c.p_value is not None for c in checks)
-    decision, reasons = overall(checks)
-    return replace(demo_verdict(), decision=decision, checks=tuple(checks),
-                   reasons=tuple(reasons))
+    return replace(demo_verdict(), decision=overall(checks), checks=tuple(checks))
 
 
 def test_delta_and_p_only_on_the_relative_row():

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
+from evalgate.errors import ConfigError
 from evalgate.systems.retrieval import (
     Retriever,
     chunk_document,
@@ -13,8 +15,6 @@ from evalgate.systems.retrieval import (
     tokenize,
     window,
 )
-
-from evalgate.errors import ConfigError
 
 CORPUS = {
     "returns.md": "# Returns\n\n## Shoes\nShoes can be returned within 30 days of delivery.\n\n"

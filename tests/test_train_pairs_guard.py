@@ -248,7 +248,7 @@ def test_after_sft_zero_pairs_skip_the_preference_stage(tmp_path, tiny_model_dir
     assert manifest["adapter"] == "sft" and list(manifest["stages"]) == ["sft"]
     assert list(manifest["skipped_stages"]) == ["dpo"] and manifest["pairs"]["count"] == 0
     assert not (run_dir / "dpo").exists()
-    from evalgate.gate.manifest_check import load_manifest
+    from evalgate.train.manifest import load_manifest
     assert load_manifest(run_dir).stage == "sft"  # the gate serves the SFT adapter
     # Reused as it is, and the summary still says why there is no DPO stage.
     code, out, _ = _train(tmp_path, config, capsys)

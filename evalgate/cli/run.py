@@ -19,18 +19,30 @@ from pathlib import Path
 from rich.table import Table
 from rich.text import Text
 
+from evalgate.cli.output import (
+    EXIT_INTERRUPTED,
+    EXIT_PASS,
+    EXIT_REJECT,
+    add_project_option,
+    console,
+    err_console,
+    say,
+)
 from evalgate.report.console import STATUS_STYLE
 
 QUICK_EXAMPLES = 60
 
 
-def run_pipeline(args: argparse.Namespace) -> int:
-    from evalgate.cli.main import console, err_console
+def run(args: argparse.Namespace) -> int:
     from evalgate.eval.baselines import plan_baselines, run_baselines
     from evalgate.eval.run import ModelPool
     from evalgate.gate.promote import NotPromotable, promote
     from evalgate.gate.run import run_gate
-    from evalgate.project.config import load_project
+    from evalgate.project import load_project
+    from evalgate.report.baseline import render_baseline
+    from evalgate.report.common import blocking
+    from evalgate.report.gate_console import render_verdict
+    from evalgate.report.training import render_training
     from evalgate.train import Interrupted, execute, plan_run, training_configs
     from evalgate.util.progress import make_progress
 
@@ -42,13 +54,14 @@ def run_pipeline(args: argparse.Namespace) -> int:
     configs = training_configs(project)
     if args.quick:
         configs = configs[:1]
-    plans = [plan_run(path, project, quick=args.quick) for path in configs]  # every guard before any work
+    # Every guard of every step runs before any work.
+    plans = [plan_run(path, project, quick=args.quick) for path in configs]
     rows = []
     with make_progress() as progress:
         console.rule("[bold]1 · baselines")
         pool = ModelPool(project, progress)
         record, path, _ = run_baselines(project, baseline_plan, pool, progress)
-        console.print(record)
+        console.print(render_baseline(record))
         console.print(f"[dim]baseline record[/] {path.relative_to(project.root)}")
         del pool
         for plan in plans:
@@ -60,12 +73,11 @@ def run_pipeline(args: argparse.Namespace) -> int:
             except Interrupted as stop:
                 err_console.print(f"[bold yellow]interrupted:[/] {stop}; run `evalgate run` "
                                   "again to continue from the last checkpoint")
-                return 130
-            console.print(outcome)
+                return EXIT_INTERRUPTED
+            console.print(render_training(outcome))
             console.rule(f"[bold]3 · gate {plan.config.name}")
-            gated = run_gate(project, plan.run_dir, progress=progress,
-                             say=lambda text: err_console.print(f"[dim]{text}[/]"))
-            console.print(gated.verdict)
+            gated = run_gate(project, plan.run_dir, progress=progress, say=say)
+            console.print(render_verdict(gated.verdict))
             promoted = "—" if not args.quick else "never (--quick)"
             if gated.verdict.promoted and not (args.no_promote or args.quick):
                 console.rule(f"[bold]4 · promote {plan.config.name}")
@@ -73,7 +85,7 @@ def run_pipeline(args: argparse.Namespace) -> int:
                     entry = promote(project, plan.run_dir, alias=args.alias)
                     promoted = f"{entry.name} {entry.version} → {args.alias}"
                 except NotPromotable as refused:
-                    promoted = f"refused: {refused}"
+                    promoted = f"refused: {refused}: " + "; ".join(blocking(refused.verdict)[:3])
             rows.append((plan, gated, promoted))
     table = Table(title="evalgate run: summary", title_justify="left", header_style="bold")
     for column in ("training", "adapter run", "verdict", "checks", "registry", "report"):
@@ -93,6 +105,18 @@ def run_pipeline(args: argparse.Namespace) -> int:
                       "and a quarter of the training steps; never promoted. `evalgate run` "
                       "decides on the full suites (cached outputs are reused).", highlight=False)
     for _, gated, _ in rows:
-        for reason in gated.verdict.reasons:
+        for reason in blocking(gated.verdict):
             console.print(f"  [bold]blocking[/] {reason}", highlight=False)
-    return 0 if all(g.verdict.promoted for _, g, _ in rows) else 1
+    return EXIT_PASS if all(g.verdict.promoted for _, g, _ in rows) else EXIT_REJECT
+
+
+def register(commands) -> None:
+    parser = commands.add_parser("run", help="the whole pipeline: baseline → train → gate → "
+                                             "promote, with a closing summary")
+    parser.add_argument("--quick", action="store_true",
+                        help="a first look: the first 60 examples of each suite, a quarter of "
+                             "the training steps, reports under reports/quick/, never promoted")
+    parser.add_argument("--no-promote", action="store_true", help="stop after the gate")
+    parser.add_argument("--alias", default="production")
+    add_project_option(parser)
+    parser.set_defaults(handler=run)

@@ -9,14 +9,15 @@ baseline example by example without re-running anything.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from evalgate.errors import ConfigError
 from evalgate.eval.records import RunRecord
 from evalgate.suite.load import Suite, load_suite
+from evalgate.util.clock import utc_now
 from evalgate.util.files import atomic_write_json
+from evalgate.util.paths import display_path
 
 BASELINE_FILE = "baseline.json"
 
@@ -33,11 +34,6 @@ class BaselineRecord:
         path = reports_dir / BASELINE_FILE
         atomic_write_json(path, self.to_json())
         return path
-
-    def __rich__(self):
-        from evalgate.report.baseline import render_baseline
-
-        return render_baseline(self)
 
 
 @dataclass(frozen=True)
@@ -85,10 +81,6 @@ def run_baselines(project: Any, plan: BaselinePlan, pool: Any, progress: Any = N
     return record, record.save(project.reports_dir), runs
 
 
-def higher_is_better(criterion: Any) -> bool:
-    return criterion.min is not None or criterion.max is None
-
-
 def build_baseline_record(suites: list[Suite], runs: dict[tuple[str, str], tuple[RunRecord, Path]],
                           root: Path) -> BaselineRecord:
     """`runs` maps (suite name, system name) to its run record and where it was written."""
@@ -101,12 +93,12 @@ def build_baseline_record(suites: list[Suite], runs: dict[tuple[str, str], tuple
         for name in systems:
             record, path = runs[(suite.name, name)]
             entry["runs"][name] = {
-                "run_key": record.run_key, "path": _relative(path, root),
+                "run_key": record.run_key, "path": display_path(path, root),
                 "criteria": {c.name: {"value": c.value, "low": c.low, "high": c.high,
                                       "status": c.status} for c in record.criteria},
                 "retrieval": record.retrieval, "warnings": list(record.warnings)}
         for criterion in suite.config.criteria:
-            direction = higher_is_better(criterion)
+            direction = criterion.higher_is_better
 
             def rank(name: str) -> tuple[float, float, int]:
                 figures = entry["runs"][name]["criteria"][criterion.name]
@@ -121,12 +113,7 @@ def build_baseline_record(suites: list[Suite], runs: dict[tuple[str, str], tuple
                 "best": best, "higher_is_better": direction, "bound": criterion.bound_text(),
                 **entry["runs"][best]["criteria"][criterion.name]}
         summary[suite.name] = entry
-    return BaselineRecord(created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    return BaselineRecord(created_at=utc_now(),
                           suites=summary)
 
 
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(root))
-    except ValueError:
-        return str(path)

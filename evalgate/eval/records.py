@@ -93,11 +93,6 @@ class RunRecord:
     def save(self, path: Path) -> None:
         atomic_write_json(path, self.to_json())
 
-    def __rich__(self):
-        from evalgate.report.console import render_run
-
-        return render_run(self)
-
 
 def limit_summary(examples: Sequence[ExampleRecord]) -> dict[str, Any]:
     """How many outputs stopped at the generation limit instead of at EOS or a stop string,

@@ -25,8 +25,9 @@ from evalgate.eval.records import (
     record_path,
 )
 from evalgate.metrics.base import ExampleScore
-from evalgate.models.engine import ENGINE_VERSION, Engine, GenerationParams
-from evalgate.models.loading import ModelSettings, adapter_sha256, load_model, load_tokenizer
+from evalgate.models.chat import render_chat
+from evalgate.models.engine import ENGINE_VERSION, Engine, GenerationParams, engine_for
+from evalgate.models.loading import adapter_sha256, load_model, load_tokenizer, model_settings
 from evalgate.models.resolve import ResolvedModel, default_cache_dir, resolve_model
 from evalgate.project.config import Project
 from evalgate.stats import estimate_mean
@@ -55,9 +56,7 @@ class ModelPool:
         self._resolved: dict[str, ResolvedModel] = {}
         self._tokenizers: dict[str, Any] = {}
         self._engines: dict[tuple[str, str | None], Engine] = {}
-        self.settings = ModelSettings(dtype=project.config.model.dtype,
-                                      quantization=project.config.model.quantization,
-                                      device=project.config.model.device)
+        self.settings = model_settings(project.config.model)
 
     def resolved(self, ref: str) -> ResolvedModel:
         ref = self.project.resolve_model_ref(ref)
@@ -81,14 +80,12 @@ class ModelPool:
             if task is not None:
                 self.progress.update(task, total=1, completed=1,
                                      info=f"{loaded.dtype} on {loaded.device}")
-            engine_config = self.project.config.engine
-            self._engines[key] = Engine(loaded, token_budget=engine_config.token_budget,
-                                        max_batch=engine_config.max_batch)
+            self._engines[key] = engine_for(loaded, self.project.config.engine)
         return self._engines[key]
 
 
-def render_prompt(tokenizer: Any, messages: list[dict[str, str]]) -> str:
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+# The evaluation path's name for the one chat renderer (evalgate.models.chat), kept importable.
+render_prompt = render_chat
 
 
 def evaluate(suite: Suite, system: System, pool: ModelPool, progress: Progress | None = None,
@@ -116,7 +113,7 @@ def evaluate(suite: Suite, system: System, pool: ModelPool, progress: Progress |
     examples = suite.dataset.examples
     ids = suite.dataset.ids()
     built = [prepared.build(suite.render_input(ex)) for ex in examples]
-    prompts = [render_prompt(tokenizer, item.messages) for item in built]
+    prompts = [render_chat(tokenizer, item.messages) for item in built]
     keys = [sha256_json({**identity, "prompt": sha256_text(p)}) for p in prompts]
 
     with Cache.open(project.cache_path) as cache:

@@ -1,9 +1,11 @@
 """The gate: a candidate adapter's run records against the best baselines' → a verdict.
 
-    manifest_check   the adapter's training manifest; criteria fixed before training
-    decide           criteria → checks (absolute and paired relative bounds) → Verdict
-    verdict          Verdict and CheckResult (frozen, JSON round-trip, render themselves)
-    run              `evalgate gate`: baselines if stale, the candidate on every suite, reports
+    candidate        the system an adapter is judged with (the one it was trained with)
+    decide           criteria → registered checks (evalgate.checks) → Verdict
+    verdict          Verdict (frozen, versioned JSON round-trip)
+    run              orchestration shared by `evalgate gate` and the pytest plugin: gate-wide
+                     checks, baselines if stale, the candidate on every suite, reports
+    promote          what must hold before an adapter enters the registry
 """
 
 from evalgate.gate.decide import build_verdict, criterion_specs, load_verdict, recompute

@@ -9,15 +9,20 @@ from pathlib import Path
 from evalgate.errors import ConfigError
 from evalgate.eval.baselines import load_suites
 from evalgate.gate.decide import load_verdict, recompute
-from evalgate.gate.manifest_check import Manifest, load_manifest
 from evalgate.gate.run import gate_dir
 from evalgate.gate.verdict import PROMOTE, Verdict
 from evalgate.project.config import Project
 from evalgate.registry.store import DEFAULT_ALIAS, REGISTRY_DIR, Entry, Registry
+from evalgate.train.manifest import Manifest, load_manifest
 
 
 class NotPromotable(Exception):
-    """The verdict exists and is intact but does not say PROMOTE (exit 1, not a config error)."""
+    """The verdict exists and is intact but does not say PROMOTE (exit 1, not a config error).
+    It carries the verdict, whose blocking reasons the caller renders."""
+
+    def __init__(self, verdict: Verdict) -> None:
+        super().__init__(f"the verdict is {verdict.decision}, not PROMOTE")
+        self.verdict = verdict
 
 
 def check_promotable(project: Project, adapter: Path,
@@ -42,8 +47,7 @@ def check_promotable(project: Project, adapter: Path,
         raise ConfigError("the suites changed since the verdict was written", path=verdict_path,
                           key="suites", fix=fix)
     if verdict.decision != PROMOTE:
-        raise NotPromotable(f"the verdict is {verdict.decision}, not PROMOTE: "
-                            + "; ".join(verdict.reasons[:3]))
+        raise NotPromotable(verdict)
     again = recompute(verdict, project.root)  # run records re-hashed and re-decided
     if again.decision != PROMOTE or again.checks != verdict.checks:
         raise ConfigError("the verdict does not recompute from its run records",

@@ -15,18 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evalgate.errors import ConfigError
+from evalgate.checks import GATE_CHECKS, CheckResult, CriterionSpec, GateEvidence
 from evalgate.eval.baselines import BASELINE_FILE, load_suites, plan_baselines, run_baselines
-from evalgate.gate.decide import build_verdict, criterion_specs
-from evalgate.gate.manifest_check import (
-    Manifest,
-    candidate_system,
-    changed_criteria,
-    load_manifest,
-)
+from evalgate.eval.records import RunRecord
+from evalgate.gate.candidate import candidate_system
+from evalgate.gate.decide import best_baselines, build_verdict, criterion_specs, decide_all
 from evalgate.gate.verdict import Verdict
 from evalgate.project.config import Project
 from evalgate.suite.load import Suite
+from evalgate.systems import System
+from evalgate.train.manifest import Manifest, load_manifest
 from evalgate.util.files import atomic_write_json, atomic_write_text
 
 REPORT_FILES = ("report.json", "report.md", "report.html", "junit.xml")
@@ -39,15 +37,27 @@ class GateOutcome:
     baseline_refreshed: str | None
 
 
-def check_criteria_fixed(manifest: Manifest, suites: list[Suite], allow: bool) -> list[str]:
-    changes = changed_criteria(manifest, suites)
-    if changes and not allow:
-        raise ConfigError(
-            "suites or criteria changed since the adapter was trained:\n  - "
-            + "\n  - ".join(changes), path=manifest.path, key="suites",
-            fix="restore the suites as they were at training time, re-train, or pass "
-                "--allow-changed-criteria (it is written into the verdict and the report)")
-    return changes
+@dataclass(frozen=True)
+class Judgement:
+    """A candidate judged on suites: its run records, the best baseline per criterion and
+    every criterion check. `evalgate gate` turns it into a verdict; the pytest plugin reads
+    its checks."""
+
+    specs: list[CriterionSpec]
+    candidates: dict[str, tuple[RunRecord, Path]]
+    best: dict[tuple[str, str], tuple[str, RunRecord, Path]]
+    checks: list[CheckResult]
+    baseline_refreshed: str | None
+
+
+def gate_checks(manifest: Manifest | None, suites: list[Suite],
+                allow_changed_criteria: bool) -> list[CheckResult]:
+    """Every registered gate-wide check (criteria fixed before training, …), decided before
+    anything is evaluated: a refusal (exit 2) costs no model time."""
+    evidence = GateEvidence(manifest=manifest, suites=tuple(suites),
+                            allow_changed_criteria=allow_changed_criteria)
+    results = [check.decide(evidence) for check in GATE_CHECKS.values()]
+    return [result for result in results if result is not None]
 
 
 def baseline_staleness(project: Project, suites: list[Suite],
@@ -88,33 +98,59 @@ def baseline_staleness(project: Project, suites: list[Suite],
     return None
 
 
-def run_gate(project: Project, adapter: Path, *, allow_changed_criteria: bool = False,
-             progress: Any = None, say: Any = print) -> GateOutcome:
-    from evalgate.eval.run import ModelPool, evaluate
+def judge(project: Project, candidate: System, suites: list[Suite], *, pool: Any,
+          progress: Any = None, baseline: System | None = None,
+          say: Any = print) -> Judgement:
+    """Evaluate `candidate` on `suites` (cached outputs reused) against the best baseline per
+    criterion (refreshed first when `reports/baseline.json` is stale) or against one given
+    `baseline` system, and decide every criterion check. Shared by `evalgate gate` and the
+    pytest plugin, so the two never disagree."""
+    from evalgate.eval.run import evaluate
 
-    manifest = load_manifest(adapter)
-    suites = load_suites(project)
-    changes = check_criteria_fixed(manifest, suites, allow_changed_criteria)
-    candidate = candidate_system(manifest, project)
     # Bind every pair before any model loads: bad input fails fast and writes nothing.
-    plan = plan_baselines(project, suites)
     cand_prepared = {s.name: candidate.prepare(s) for s in suites}
-    pool = ModelPool(project, progress)
-    stale = baseline_staleness(project, suites, plan.prepared)
-    if stale:
-        say(f"baseline record {stale}: running the baselines (cached outputs are reused)")
-        run_baselines(project, plan, pool, progress)
+    base_prepared = {s.name: baseline.prepare(s) for s in suites} if baseline else {}
+    stale = None
+    if baseline is None:
+        plan = plan_baselines(project, suites)
+        stale = baseline_staleness(project, suites, plan.prepared)
+        if stale:
+            say(f"baseline record {stale}: running the baselines (cached outputs are reused)")
+            run_baselines(project, plan, pool, progress)
     candidates = {}
+    best: dict[tuple[str, str], tuple[str, RunRecord, Path]] = {}
     for suite in suites:
         outcome = evaluate(suite, candidate, pool, progress, cand_prepared[suite.name])
         candidates[suite.name] = (outcome.record, outcome.path)
-    verdict = build_verdict(specs=criterion_specs(suites), candidates=candidates,
+        if baseline is not None:
+            base = evaluate(suite, baseline, pool, progress, base_prepared[suite.name])
+            best.update({(suite.name, c.name): (baseline.name, base.record, base.path)
+                         for c in suite.config.criteria})
+    if baseline is None:
+        record = json.loads((project.reports_dir / BASELINE_FILE).read_text(encoding="utf-8"))
+        best = best_baselines(record, project.root, [s.name for s in suites])
+    specs = criterion_specs(suites)
+    checks = decide_all(specs, {name: rec for name, (rec, _) in candidates.items()}, best)
+    return Judgement(specs, candidates, best, checks, stale)
+
+
+def run_gate(project: Project, adapter: Path, *, allow_changed_criteria: bool = False,
+             progress: Any = None, say: Any = print) -> GateOutcome:
+    from evalgate.eval.run import ModelPool
+
+    manifest = load_manifest(adapter)
+    suites = load_suites(project)
+    provenance = gate_checks(manifest, suites, allow_changed_criteria)
+    candidate = candidate_system(manifest, project)
+    judged = judge(project, candidate, suites, pool=ModelPool(project, progress),
+                   progress=progress, say=say)
+    verdict = build_verdict(specs=judged.specs, candidates=judged.candidates,
                             baseline_path=project.reports_dir / BASELINE_FILE, root=project.root,
-                            manifest=manifest, suites=suites,
-                            allow_changed_criteria=allow_changed_criteria, changed=changes)
+                            manifest=manifest, suites=suites, gate_checks=provenance,
+                            allow_changed_criteria=allow_changed_criteria, best=judged.best)
     report_dir = gate_dir(project, manifest.run_id)
     write_reports(verdict, report_dir)
-    return GateOutcome(verdict, report_dir, stale)
+    return GateOutcome(verdict, report_dir, judged.baseline_refreshed)
 
 
 def gate_dir(project: Project, run_id: str) -> Path:
@@ -125,6 +161,7 @@ def write_reports(verdict: Verdict, folder: Path) -> dict[str, Path]:
     """report.json (the verdict), report.md, report.html, junit.xml; each written atomically,
     the verdict last so that its presence means the set is complete."""
     from evalgate.report.html import render_html
+    from evalgate.report.json import render_json
     from evalgate.report.junit import render_junit
     from evalgate.report.markdown import render_markdown
 
@@ -132,5 +169,5 @@ def write_reports(verdict: Verdict, folder: Path) -> dict[str, Path]:
     atomic_write_text(paths["report.md"], render_markdown(verdict))
     atomic_write_text(paths["report.html"], render_html(verdict))
     atomic_write_text(paths["junit.xml"], render_junit(verdict))
-    atomic_write_json(paths["report.json"], verdict.to_json())
+    atomic_write_json(paths["report.json"], render_json(verdict))
     return paths

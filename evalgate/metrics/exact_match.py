@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import re
 import string
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from evalgate.metrics.base import ExampleScore, ReferenceProblem, describe_value, is_text
 from evalgate.metrics.json_extract import Extract, extract_json
+from evalgate.util.text import fold_accents
 
 Normalization = Literal["strip", "case", "whitespace", "punctuation", "accents"]
 
@@ -24,8 +24,7 @@ def normalize(value: str, options: Sequence[Normalization]) -> str:
     if "case" in options:
         value = value.casefold()
     if "accents" in options:
-        decomposed = unicodedata.normalize("NFKD", value)
-        value = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+        value = fold_accents(value)
     if "punctuation" in options:
         value = value.translate(_PUNCT_TABLE)
     if "whitespace" in options:

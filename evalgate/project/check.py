@@ -48,8 +48,9 @@ def check_project(project: Project) -> list[Finding]:
         except ConfigError as exc:
             earlier = next((f for f in findings if f.error is not None
                             and str(f.error) == str(exc)), None)
-            findings.append(Finding(path, what, summary=f"same problem as {_shown(earlier.path, project)}"
-                                    if earlier else "", error=None if earlier else exc,
+            summary = f"same problem as {_shown(earlier.path, project)}" if earlier else ""
+            findings.append(Finding(path, what, summary=summary,
+                                    error=None if earlier else exc,
                                     repeated=earlier is not None))
             return False
 

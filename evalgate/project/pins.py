@@ -82,7 +82,8 @@ def update_pins(pins: list[Pin]) -> list[Pin]:
     return changed
 
 
-_KEY_LINE = r"^(?P<indent>{indent})(?P<key>{key}):[ \t]*(?P<value>[^#\n]*?)[ \t]*(?P<comment>#[^\n]*)?$"
+_KEY_LINE = (r"^(?P<indent>{indent})(?P<key>{key}):[ \t]*(?P<value>[^#\n]*?)[ \t]*"
+             r"(?P<comment>#[^\n]*)?$")
 
 
 def set_pin(text: str, key: str, digest: str, path: Path) -> str:

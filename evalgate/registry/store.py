@@ -27,11 +27,11 @@ import socket
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
 from evalgate.errors import ConfigError, RunError
+from evalgate.util.clock import utc_now
 from evalgate.util.files import atomic_write_json, fsync_dir, sha256_file
 
 REGISTRY_DIR = "registry"
@@ -80,7 +80,7 @@ def who() -> str:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return utc_now("milliseconds")
 
 
 class Registry:
@@ -186,7 +186,7 @@ class Registry:
         adapter_sha = verdict["adapter"]["sha256"]
         with self.locked(), self._undo_new_folders(name):
             existing = next((v for v in self.versions(name)
-                             if self._entry_info(name, v).get("adapter_sha256") == adapter_sha),
+                             if self.entry_info(name, v).get("adapter_sha256") == adapter_sha),
                             None)
             if existing is None:
                 existing = self._add_version(name, adapter_dir, manifest_path, verdict_path,
@@ -235,7 +235,7 @@ class Registry:
                 if line.strip()]
 
     # --- internals --------------------------------------------------------------------------
-    def _entry_info(self, name: str, version: str) -> dict[str, Any]:
+    def entry_info(self, name: str, version: str) -> dict[str, Any]:
         return json.loads((self.name_dir(name) / version / "entry.json").read_text("utf-8"))
 
     def _add_version(self, name: str, adapter_dir: Path, manifest_path: Path,

@@ -60,10 +60,29 @@ def check_details(check) -> str:
     return " · ".join(parts)
 
 
+def is_absolute_bound(check) -> bool:
+    """A bound on the candidate's own value (drawn as a line on the chart)."""
+    from evalgate.checks import CRITERION_CHECKS
+
+    return check.kind in CRITERION_CHECKS and not check.relative
+
+
+def blocking(verdict) -> list[str]:
+    """The verdict's blocking reasons in words (evalgate.report.wording)."""
+    from evalgate.checks import CHECKS
+    from evalgate.report.wording import blocking_reasons
+
+    proves = any(getattr(CHECKS.get(c.kind), "proves_better", False) for c in verdict.checks)
+    return blocking_reasons(verdict.checks, has_beat_baseline=proves)
+
+
 def criteria_rows(verdict) -> list:
-    """The first check of each (suite, criterion): its figures stand for the criterion."""
+    """The first check of each (suite, criterion): its figures stand for the criterion.
+    Gate-wide checks (no candidate figures, e.g. criteria_fixed) have no row here."""
     seen, rows = set(), []
     for check in verdict.checks:
+        if check.candidate is None:
+            continue
         key = (check.suite, check.criterion)
         if key not in seen:
             seen.add(key)
@@ -73,5 +92,7 @@ def criteria_rows(verdict) -> list:
 
 def criterion_status(verdict, suite: str, criterion: str) -> str:
     statuses = {c.status for c in verdict.checks if (c.suite, c.criterion) == (suite, criterion)}
-    return ("FAIL" if "FAIL" in statuses else "INCONCLUSIVE" if "INCONCLUSIVE" in statuses
-            else "PASS")
+    from evalgate.checks import Status
+
+    return (Status.FAIL if Status.FAIL in statuses else Status.INCONCLUSIVE
+            if Status.INCONCLUSIVE in statuses else Status.PASS).value

@@ -9,7 +9,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from evalgate.report.common import fmt_p, paired_figures
+from evalgate.report.common import blocking, fmt_p, paired_figures
 from evalgate.report.console import STATUS_STYLE, status_text
 
 
@@ -54,9 +54,10 @@ def render_verdict(verdict) -> Group:
             "training: " + "; ".join(verdict.changed_criteria)))
     for warning in verdict.warnings:
         parts.append(Text.from_markup(f"[bold yellow]warning[/] {warning}"))
-    if verdict.reasons:
+    reasons = blocking(verdict)
+    if reasons:
         parts.append(Text("blocking:", style="bold"))
-        for reason in verdict.reasons:
+        for reason in reasons:
             parts.append(Text(f"  • {reason}"))
     counts = verdict.counts()
     summary = (f"{counts['PASS']} pass · {counts['FAIL']} fail · {counts['INCONCLUSIVE']} "

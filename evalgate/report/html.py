@@ -11,13 +11,16 @@ from __future__ import annotations
 from html import escape
 
 from evalgate.report.common import (
+    blocking,
     criteria_rows,
     criterion_status,
     fig_text,
     fmt_p,
+    is_absolute_bound,
     nice_ticks,
     paired_figures,
 )
+from evalgate.report.wording import reason
 
 COLOURS = {"PASS": "#1a7f37", "FAIL": "#cf222e", "INCONCLUSIVE": "#bf8700",
            "PROMOTE": "#1a7f37", "REJECT": "#cf222e"}
@@ -74,7 +77,7 @@ def _bars_chart(verdict) -> str:
                 values += [v for v in (fig.low, fig.high) if v == v]
     bounds = {}
     for c in verdict.checks:
-        if c.kind in ("min", "max"):
+        if is_absolute_bound(c):
             bounds.setdefault((c.suite, c.criterion), []).append((c.kind, c.bound))
             values.append(c.bound)
     lo, hi = min(values), max(values)
@@ -180,16 +183,16 @@ def render_html(verdict) -> str:
             f"<td class=num>{fig_text(c.candidate)}</td>"
             f"<td class=num>{delta_text}</td><td class=num>{p}</td>"
             f"<td>{_status(c.status, more)}</td></tr>"
-            f'<tr class="why"><td></td><td colspan="6">{escape(c.reason)}</td></tr>')
+            f'<tr class="why"><td></td><td colspan="6">{escape(reason(c))}</td></tr>')
     changed = ""
     if verdict.allow_changed_criteria:
         changed = ('<div class="card warn"><b>--allow-changed-criteria</b>: suites or criteria '
                    "changed since training:<ul>" + "".join(
                        f"<li>{escape(c)}</li>" for c in verdict.changed_criteria) + "</ul></div>")
     reasons = ""
-    if verdict.reasons:
+    if blocking(verdict):
         reasons = ('<div class="card"><h2 style="margin-top:0">Blocking</h2><ul>' + "".join(
-            f"<li>{escape(r)}</li>" for r in verdict.reasons) + "</ul></div>")
+            f"<li>{escape(r)}</li>" for r in blocking(verdict)) + "</ul></div>")
     warnings = "".join(f'<div class="card warn">{escape(w)}</div>' for w in verdict.warnings)
     provenance = [("adapter", f"{adapter['path']} · {adapter['sha256']}"),
                   ("manifest", f"{verdict.manifest['path']} · {verdict.manifest['sha256']}"),

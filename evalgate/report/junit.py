@@ -5,31 +5,37 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from evalgate.checks import Status
 from evalgate.report.common import check_details
+from evalgate.report.wording import reason
 
 
 def render_junit(verdict) -> str:
     root = ET.Element("testsuites", name="evalgate", tests=str(len(verdict.checks)),
-                      failures=str(sum(c.status != "PASS" for c in verdict.checks)))
-    for suite in verdict.suites:
-        checks = [c for c in verdict.checks if c.suite == suite]
+                      failures=str(sum(c.status is not Status.PASS for c in verdict.checks)))
+    groups = {suite: [c for c in verdict.checks if c.suite == suite] for suite in verdict.suites}
+    gate_wide = [c for c in verdict.checks if c.suite not in verdict.suites]
+    if gate_wide:
+        groups["gate"] = gate_wide
+    for suite, checks in groups.items():
         element = ET.SubElement(root, "testsuite", name=f"evalgate.{suite}",
                                 tests=str(len(checks)),
-                                failures=str(sum(c.status != "PASS" for c in checks)),
+                                failures=str(sum(c.status is not Status.PASS for c in checks)),
                                 errors="0", skipped="0", timestamp=verdict.created_at)
         props = ET.SubElement(element, "properties")
         for key, value in (("decision", verdict.decision),
                            ("adapter_sha256", verdict.adapter["sha256"]),
-                           ("suite_config_sha256", verdict.suites[suite]["config_sha256"]),
+                           ("suite_config_sha256",
+                            verdict.suites.get(suite, {}).get("config_sha256", "")),
                            ("allow_changed_criteria", str(verdict.allow_changed_criteria))):
             ET.SubElement(props, "property", name=key, value=value)
         for check in checks:
             case = ET.SubElement(element, "testcase", classname=f"evalgate.{suite}",
                                  name=f"{check.criterion}[{check.kind}]", time="0")
             details = check_details(check)
-            if check.status != "PASS":
-                failure = ET.SubElement(case, "failure", type=check.status,
-                                        message=f"{check.status}: {check.reason}")
+            if check.status is not Status.PASS:
+                failure = ET.SubElement(case, "failure", type=check.status.value,
+                                        message=f"{check.status}: {reason(check)}")
                 failure.text = details
             else:
                 ET.SubElement(case, "system-out").text = details

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from evalgate.report.common import fig_text, fmt_p, paired_figures
+from evalgate.report.common import blocking, fig_text, fmt_p, paired_figures
 
 
 def _cell(text: str) -> str:
@@ -33,8 +33,9 @@ def render_markdown(verdict) -> str:
         lines.append(f"| {c.suite}/{c.criterion} (n={c.n}) | {_cell(c.kind + ' ' + c.bound_text)}"
                      f" | {base} | {fig_text(c.candidate)} | {delta_text} | {p} | {status} |")
     lines.append("")
-    if verdict.reasons:
-        lines += ["## Blocking", "", *[f"- {_cell(r)}" for r in verdict.reasons], ""]
+    reasons = blocking(verdict)
+    if reasons:
+        lines += ["## Blocking", "", *[f"- {_cell(r)}" for r in reasons], ""]
     if verdict.warnings:
         lines += ["## Warnings", "", *[f"- {_cell(w)}" for w in verdict.warnings], ""]
     stats = verdict.statistics

@@ -13,7 +13,6 @@ a single run shows them as RELATIVE ("decided by the gate").
 from __future__ import annotations
 
 import json
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
@@ -21,6 +20,7 @@ from jsonschema import validators
 from jsonschema.exceptions import SchemaError
 from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
+from evalgate.checks.base import Status, decide_interval
 from evalgate.errors import ConfigError
 from evalgate.metrics.base import Metric
 from evalgate.metrics.contains import Contains
@@ -30,13 +30,6 @@ from evalgate.util.files import sha256_file
 from evalgate.util.yamlio import StrictModel
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)]
-
-
-class Status(str, Enum):
-    PASS = "PASS"
-    FAIL = "FAIL"
-    INCONCLUSIVE = "INCONCLUSIVE"
-    RELATIVE = "RELATIVE"  # only relative bounds: not decidable from one run; the gate decides
 
 
 class BeatBaseline(StrictModel):
@@ -104,6 +97,12 @@ class CriterionBase(StrictModel):
             parts.append(f"drop < {self.max_drop:g}")
         return ", ".join(parts)
 
+    @property
+    def higher_is_better(self) -> bool:
+        """Lower is better only for a criterion bounded by `max` alone (e.g. an error rate);
+        relative bounds are mirrored for it."""
+        return self.min is not None or self.max is None
+
     def decide(self, low: float, high: float) -> Status:
         """PASS when the whole interval is inside the bounds, FAIL when it is wholly outside
         one of them, INCONCLUSIVE when it straddles a bound. Relative bounds are not decided
@@ -113,11 +112,9 @@ class CriterionBase(StrictModel):
             return Status.RELATIVE
         statuses = []
         if self.min is not None:
-            statuses.append(Status.PASS if low >= self.min else
-                            Status.FAIL if high < self.min else Status.INCONCLUSIVE)
+            statuses.append(decide_interval(low, high, self.min, above=True))
         if self.max is not None:
-            statuses.append(Status.PASS if high <= self.max else
-                            Status.FAIL if low > self.max else Status.INCONCLUSIVE)
+            statuses.append(decide_interval(low, high, self.max, above=False))
         if Status.FAIL in statuses:
             return Status.FAIL
         if Status.INCONCLUSIVE in statuses:
@@ -169,17 +166,62 @@ class JsonSchemaCriterion(CriterionBase):
         if not schema_path.is_file():
             raise ConfigError(f"schema file not found: {schema_path}", path=suite_path, key=key,
                               fix="point `schema:` at a JSON Schema file (relative to the suite)")
+        from evalgate.util.jsonl import decode_utf8
+
         try:
-            schema = json.loads(schema_path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"schema file is not valid JSON: {exc}", path=schema_path,
+            text = decode_utf8(schema_path.read_bytes(), schema_path)
+        except OSError as exc:
+            raise ConfigError(f"cannot read the schema file: {exc.strerror or exc}",
+                              path=schema_path, fix="make it readable") from exc
+        try:
+            schema = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"schema file is not valid JSON: {exc.msg} (column {exc.colno})",
+                              path=schema_path, line=exc.lineno,
                               fix="make the schema file a JSON document") from exc
+        except (ValueError, RecursionError) as exc:
+            raise ConfigError("schema file is not plain JSON: "
+                              f"{'nested too deeply' if isinstance(exc, RecursionError) else exc}",
+                              path=schema_path, fix="make the schema file a JSON document") from exc
+        used_by = f"(the schema of criterion '{self.name}' in {suite_path.name})"
+        if not isinstance(schema, (dict, bool)):
+            kind = {str: "a string", list: "an array"}.get(type(schema), "a number or null")
+            raise ConfigError(f"not a valid JSON Schema {used_by}: the top level is {kind}, "
+                              "not an object", path=schema_path,
+                              key="$", fix='write an object such as {"type": "object", ...}')
+        # An unknown `$schema` would be validated by the latest draft with a warning: a typo
+        # there must be an error, as everywhere else.
+        if isinstance(schema, dict) and "$schema" in schema and (
+                not isinstance(schema["$schema"], str)
+                or validators.validator_for(schema, default=None) is None):
+            raise ConfigError(
+                f"unknown `$schema` {json.dumps(schema['$schema'])[:80]} {used_by}",
+                path=schema_path, key="$.$schema",
+                fix="use a draft this evalgate knows, e.g. "
+                    '"https://json-schema.org/draft/2020-12/schema" or '
+                    '"http://json-schema.org/draft-07/schema#", or drop `$schema` (2020-12)')
         validator_class = validators.validator_for(schema)
         try:
             validator_class.check_schema(schema)
         except SchemaError as exc:
-            raise ConfigError(f"not a valid JSON Schema: {exc.message}", path=schema_path,
-                              fix="fix the schema (see json-schema.org)") from exc
+            # anyOf/oneOf failures ("… is not valid under any of the given schemas") hold the
+            # real reason in `context`: follow the branch that got deepest into the schema.
+            error = exc
+            while error.context:
+                error = max(error.context, key=lambda e: len(e.absolute_path))
+            value = json.dumps(error.instance, ensure_ascii=False, default=str)
+            value = value if len(value) <= 60 else value[:59] + "…"
+            reason = error.message
+            if reason.startswith(repr(error.instance)):  # "'refund' is not of type 'array'"
+                reason = reason[len(repr(error.instance)):].strip()
+            elif len(reason) > 200:
+                reason = reason[:199] + "…"
+            draft = validator_class.META_SCHEMA.get("$schema") or validator_class.__name__
+            raise ConfigError(
+                f"not a valid JSON Schema {used_by}: the value at {error.json_path}, {value}, "
+                f"{reason}", path=schema_path, key=error.json_path,
+                fix=f"correct the value at {error.json_path} (the rules are those of {draft}; "
+                    "see json-schema.org/understanding-json-schema/reference)") from exc
         return JsonSchemaCompliance(validator=validator_class(schema), extract=self.extract)
 
     def fingerprint(self, suite_dir: Path) -> dict:

@@ -14,7 +14,7 @@ from evalgate.suite.criteria import Criterion, Name
 from evalgate.util.files import sha256_json
 from evalgate.util.jsonl import Dataset, Sha256Pin, load_jsonl
 from evalgate.util.templates import placeholders, render
-from evalgate.util.yamlio import StrictModel, load_yaml_model
+from evalgate.util.yamlio import StrictModel, parse_model
 
 
 class GenerationConfig(StrictModel):
@@ -80,9 +80,16 @@ class Suite:
 
 
 def load_suite(path: Path) -> Suite:
-    """Read, validate and load a suite; every problem is a ConfigError naming file and key."""
-    path = Path(path)
-    config = load_yaml_model(SuiteConfig, path)
+    """Read, validate and load a suite of any kind (evalgate.suite.kinds); every problem is a
+    ConfigError naming file and key."""
+    from evalgate.suite.kinds import load_any_suite
+
+    return load_any_suite(Path(path))
+
+
+def load_task_suite(path: Path, raw: dict[str, Any]) -> Suite:
+    """A task suite (the default kind): held-out examples, an input template, criteria."""
+    config = parse_model(SuiteConfig, raw, path)
     if config.sha256 is None:
         from evalgate.util.files import sha256_file
 

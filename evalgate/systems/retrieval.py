@@ -11,13 +11,13 @@ rankings by reciprocal rank.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from evalgate.errors import ConfigError
+from evalgate.util.text import fold_accents
 
 Method = Literal["bm25", "dense", "hybrid"]
 DOC_SUFFIXES = (".md", ".markdown", ".txt")
@@ -42,8 +42,7 @@ class Hit:
 
 
 def fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.casefold().replace("ı", "i"))
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return fold_accents(text.casefold().replace("ı", "i"))
 
 
 def tokenize(text: str) -> list[str]:

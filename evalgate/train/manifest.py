@@ -13,16 +13,19 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import os
 import platform
 import subprocess
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from evalgate import __version__
+from evalgate.errors import ConfigError
 from evalgate.suite.load import Suite
-from evalgate.util.files import atomic_write_json, sha256_json
+from evalgate.util.clock import utc_now
+from evalgate.util.files import atomic_write_json, sha256_file, sha256_json
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
@@ -69,7 +72,7 @@ def suite_fingerprints(suites: Sequence[Suite], root: Path) -> dict[str, Any]:
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return utc_now()
 
 
 def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> Path:
@@ -79,6 +82,7 @@ def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> Path:
 
 
 def read_manifest(run_dir: Path) -> dict[str, Any] | None:
+    """The raw manifest of a finished run (None when unfinished), for reusing the run."""
     path = run_dir / MANIFEST
     if not path.is_file():
         return None
@@ -87,3 +91,96 @@ def read_manifest(run_dir: Path) -> dict[str, Any] | None:
 
 def ids_sha256(ids: Sequence[str]) -> str:
     return sha256_json(list(ids))
+
+
+# --- reading, as the gate and the registry do -----------------------------------------------
+#
+# The gate relies on these fields only (every manifest_version so far has them):
+#
+#     run_id, name                     the run's identity
+#     adapter                          the final stage's folder name (e.g. "dpo"), in the run folder
+#     stages.<adapter>.adapter_sha256  hash of that folder (evalgate.models.loading.adapter_sha256)
+#     stages.<adapter>.files           {file name: sha256} of that folder
+#     config_path, config.system       the training YAML (relative to the project root) and the
+#                                      system YAML it names (relative to the training YAML)
+#     base_model                       {ref, identity, source}
+#     suites.<name>                    {path, config_sha256, data_sha256, criteria: {name: fp}}
+
+
+@dataclass(frozen=True)
+class Manifest:
+    path: Path
+    sha256: str
+    run_dir: Path
+    run_id: str
+    name: str
+    stage: str
+    adapter_sha256: str
+    adapter_files: dict[str, str]
+    suites: dict[str, Any]
+    base_model: dict[str, Any]
+    raw: dict[str, Any] = field(repr=False)
+
+    @property
+    def adapter_dir(self) -> Path:
+        return self.run_dir / self.stage
+
+
+def find_manifest(adapter: Path) -> Path:
+    """ADAPTER is the run folder (adapters/<run-id>), a stage folder in it, or manifest.json."""
+    adapter = Path(adapter)
+    for candidate in (adapter if adapter.name == MANIFEST else adapter / MANIFEST,
+                      adapter.parent / MANIFEST):
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(f"no {MANIFEST} for adapter {adapter}", path=adapter,
+                      fix="pass the run folder `evalgate train` wrote (adapters/<run-id>); a "
+                          "run without a manifest did not finish")
+
+
+def load_manifest(adapter: Path) -> Manifest:
+    """Read and check the manifest; the adapter files must still be the ones it names."""
+    path = find_manifest(adapter)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        version = int(raw.get("manifest_version", 1))
+        if version > MANIFEST_VERSION:
+            raise ConfigError(f"manifest_version {version} was written by a newer evalgate "
+                              f"(this one reads up to {MANIFEST_VERSION})", path=path,
+                              fix="upgrade evalgate to gate this adapter")
+        stage = raw["adapter"]
+        stage_info = raw["stages"][stage]
+        manifest = Manifest(
+            path=path, sha256=sha256_file(path), run_dir=path.parent, run_id=str(raw["run_id"]),
+            name=str(raw["name"]), stage=str(stage),
+            adapter_sha256=str(stage_info["adapter_sha256"]),
+            adapter_files=dict(stage_info["files"]), suites=dict(raw["suites"]),
+            base_model=dict(raw.get("base_model") or {}), raw=raw)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"not a readable training manifest: {exc!r}", path=path,
+                          fix="re-run `evalgate train` to write it again") from exc
+    if os.sep in manifest.stage or manifest.stage in ("", ".", ".."):
+        raise ConfigError(f"adapter '{manifest.stage}' is not a folder name", path=path,
+                          key="adapter", fix="re-run `evalgate train`")
+    verify_adapter_files(manifest)
+    return manifest
+
+
+def adapter_file_hashes(folder: Path) -> dict[str, str]:
+    return {p.name: sha256_file(p) for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def verify_adapter_files(manifest: Manifest) -> None:
+    folder = manifest.adapter_dir
+    if not folder.is_dir():
+        raise ConfigError(f"adapter folder {folder} is missing", path=manifest.path,
+                          key="adapter", fix="re-run `evalgate train`")
+    actual = adapter_file_hashes(folder)
+    changed = sorted(name for name, digest in manifest.adapter_files.items()
+                     if actual.get(name) != digest)
+    if changed:
+        raise ConfigError(f"adapter files differ from the manifest: {', '.join(changed)}",
+                          path=folder, fix="the adapter was modified after training; re-train "
+                                           "it (`evalgate train --restart`)")
+
+

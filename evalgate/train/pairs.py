@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from evalgate.errors import RunError
+from evalgate.models.chat import render_chat
 from evalgate.models.engine import Engine, GenerationParams
 from evalgate.suite.load import Suite
 from evalgate.train.config import AutoPairs, TrainConfig
@@ -73,9 +74,7 @@ def generate_pairs(examples: Sequence[TrainExample], suite: Suite, engine: Engin
     how many answers passed every criterion (already right: nothing to prefer against)."""
     params = GenerationParams(max_new_tokens=suite.config.generation.max_new_tokens,
                               stop=tuple(suite.config.generation.stop))
-    prompts = [tokens.tokenizer.apply_chat_template(list(ex.prompt), tokenize=False,
-                                                    add_generation_prompt=True)
-               for ex in examples]
+    prompts = [render_chat(tokens.tokenizer, ex.prompt) for ex in examples]
     outputs = engine.generate(prompts, params, on_done=on_done)
     pairs: list[Pair] = []
     records: list[dict[str, Any]] = []

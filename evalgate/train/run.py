@@ -37,14 +37,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from rich.console import Group
 from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
 
 from evalgate.errors import ConfigError, RunError
-from evalgate.models.engine import Engine
-from evalgate.models.loading import ModelSettings, load_model
+from evalgate.models.engine import engine_for
+from evalgate.models.loading import load_model, model_settings
 from evalgate.train.callbacks import Interrupted, ProgressBar, StopRequest, graceful_interrupt
 from evalgate.train.config import AutoPairs
 from evalgate.train.manifest import (
@@ -82,7 +79,7 @@ from evalgate.util.files import atomic_write_json, sha256_file
 
 @dataclass(frozen=True)
 class TrainOutcome:
-    """A finished (or reused) run; renders itself as the summary table."""
+    """A finished (or reused) run (evalgate.report.training renders it as the summary)."""
 
     plan: TrainPlan
     stages: tuple[StageResult, ...]
@@ -93,46 +90,6 @@ class TrainOutcome:
     @property
     def adapter_dir(self) -> Path:
         return self.plan.run_dir / self.stages[-1].adapter
-
-    def __rich__(self) -> Group:
-        root = self.plan.project.root
-        table = Table(title=f"train {self.plan.config.name} → "
-                            f"{self.plan.run_dir.relative_to(root)}", title_justify="left")
-        for column in ("stage", "steps", "seen / pool", "tokens", "tokens/s", "final loss",
-                       "wall time", "adapter"):
-            table.add_column(column, justify="left" if column in ("stage", "adapter")
-                             else "right")
-        for stage in self.stages:
-            loss = f"{stage.final_loss:.4f}" if stage.final_loss is not None else "–"
-            resumed = f" (resumed at {stage.resumed_from_step})" if stage.resumed_from_step else ""
-            table.add_row(stage.stage + resumed, str(stage.steps),
-                          f"{stage.seen} / {stage.examples}", f"{stage.tokens:,}",
-                          f"{stage.tokens_per_second:,.0f}", loss, f"{stage.seconds:,.0f} s",
-                          f"{stage.adapter}/")
-        lines: list[Any] = [table]
-        if self.pairs:
-            lines.append(Text(f"pairs: {self.pairs['count']} from {self.pairs['source']}"
-                              + (f" ({self.pairs['negatives']} negatives, "
-                                 f"{self.pairs['prompts_tried']} prompts tried)"
-                                 if self.pairs["source"] == "auto" else ""), style="dim"))
-            short = shortfall(self.pairs, self.plan.config, self.plan.suite.name)
-            skipped = (self.manifest or {}).get("skipped_stages") or {}
-            for name, reason in skipped.items():
-                lines.append(Text(f"{name.upper()} skipped: {reason}; the adapter is the "
-                                  f"{self.stages[-1].stage.upper()} stage", style="yellow"))
-            if short is not None and not skipped:
-                stage = self.plan.config.preference_stage.upper()
-                lines.append(Text(f"{stage} had too little signal to matter: it trained on "
-                                  f"{short} (pairs.on_too_few: warn)", style="yellow"))
-        alias = self.plan.run_dir.parent / self.plan.config.name
-        if alias.is_symlink():
-            lines.append(Text(f"{alias.relative_to(root)} → {self.plan.run_id} (serve it with "
-                              f"adapter: ../{alias.relative_to(root)}/{self.stages[-1].adapter} "
-                              "in a system YAML)", style="dim"))
-        if self.reused:
-            lines.append(Text("already trained: reused the finished run (same config, data and "
-                              "model); nothing was trained", style="yellow"))
-        return Group(*lines)
 
 
 def execute(plan: TrainPlan, *, resume: bool = False, restart: bool = False,
@@ -331,13 +288,8 @@ def _refuse_finished(plan: TrainPlan, pairs: dict[str, Any] | None) -> None:
 
 
 def _generate(plan: TrainPlan, adapter, examples: list, progress: Any):
-    model_config = plan.project.config.model
-    settings = ModelSettings(dtype=model_config.dtype, quantization=model_config.quantization,
-                             device=model_config.device)
-    loaded = load_model(plan.resolved, settings, adapter)
-    engine_config = plan.project.config.engine
-    engine = Engine(loaded, token_budget=engine_config.token_budget,
-                    max_batch=engine_config.max_batch)
+    loaded = load_model(plan.resolved, model_settings(plan.project.config.model), adapter)
+    engine = engine_for(loaded, plan.project.config.engine)
     task = None
     if progress is not None:
         who = "SFT policy" if adapter is not None else "base model"

@@ -1,12 +1,12 @@
 """Chat conversations → token ids and loss labels, the way the engine will see them.
 
-The prompt part is `render_prompt` (the evaluation path) followed by `tokenizer(text,
-add_special_tokens=False)` (the engine's `encode`), so a trained prompt is token for token the
-served prompt. Each assistant turn is rendered by the chat template itself (never re-typed here)
-and cut right after the first token the engine stops at: those tokens, EOS included, carry loss;
-everything else is labelled IGNORE. Tokens a template writes after the EOS (ChatML's newline)
-are context for a following turn and are dropped after the last one: a served model never
-generates them.
+The prompt part is `render_chat` (evalgate.models.chat, as evaluation renders it) followed by
+`tokenizer(text, add_special_tokens=False)` (the engine's `encode`), so a trained prompt is token
+for token the served prompt. Each assistant turn is rendered by the chat template itself (never
+re-typed here) and cut right after the first token the engine stops at: those tokens, EOS
+included, carry loss; everything else is labelled IGNORE. Tokens a template writes after the EOS
+(ChatML's newline) are context for a following turn and are dropped after the last one: a served
+model never generates them.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from evalgate.errors import ConfigError
-from evalgate.eval.run import render_prompt
+from evalgate.models.chat import eos_ids, render_chat
 from evalgate.models.loading import load_tokenizer
 from evalgate.train.data import IGNORE, Message
 from evalgate.util.files import sha256_text
@@ -36,15 +36,13 @@ class ChatTokens:
         """Tokenizer of a model folder; no chat template is a ConfigError (from load_tokenizer)."""
         from transformers import GenerationConfig
 
-        from evalgate.models.engine import _eos_ids
-
         tokenizer = load_tokenizer(model_path)
         try:
             generation = GenerationConfig.from_pretrained(model_path)
         except OSError:  # no generation_config.json: the tokenizer's EOS alone
             generation = None
         holder = type("Holder", (), {"generation_config": generation})()
-        return cls(tokenizer, _eos_ids(tokenizer, holder), Path(model_path))
+        return cls(tokenizer, eos_ids(tokenizer, holder), Path(model_path))
 
     @property
     def template_sha256(self) -> str:
@@ -54,11 +52,7 @@ class ChatTokens:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def prompt_ids(self, messages: Sequence[Message]) -> list[int]:
-        return self.encode(render_prompt(self.tokenizer, list(messages)))
-
-    def _render(self, messages: Sequence[Message], *, open_turn: bool) -> str:
-        return self.tokenizer.apply_chat_template(list(messages), tokenize=False,
-                                                  add_generation_prompt=open_turn)
+        return self.encode(render_chat(self.tokenizer, messages))
 
     def sft_tokens(self, conversation: Sequence[Message]) -> tuple[list[int], list[int]]:
         """(input_ids, labels) of a conversation; loss on every assistant turn through its EOS."""
@@ -69,8 +63,8 @@ class ChatTokens:
         for index, message in enumerate(conversation):
             if message["role"] != "assistant":
                 continue
-            prefix = self._render(conversation[:index], open_turn=True)
-            full = self._render(conversation[:index + 1], open_turn=False)
+            prefix = render_chat(self.tokenizer, conversation[:index])
+            full = render_chat(self.tokenizer, conversation[:index + 1], open_turn=False)
             if not prefix.startswith(done) or not full.startswith(prefix):
                 raise ConfigError(
                     "the chat template does not render a conversation turn by turn (a prefix of "

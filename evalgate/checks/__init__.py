@@ -1,0 +1,24 @@
+"""Checks: each decision the gate makes, registered by name (see `base.py`).
+
+Importing this package registers every built-in check, in the order their rows appear:
+absolute bounds (`bounds.py`), relative bounds against the best baseline (`relative.py`), and
+the provenance of the criteria (`provenance.py`). A new check is a new module imported here.
+"""
+
+from evalgate.checks import bounds, provenance, relative  # noqa: F401 - registration
+from evalgate.checks.base import (
+    CHECKS,
+    CRITERION_CHECKS,
+    GATE_CHECKS,
+    CheckResult,
+    CriterionEvidence,
+    CriterionSpec,
+    Figures,
+    GateEvidence,
+    Status,
+    decide_interval,
+    register,
+)
+
+__all__ = ["CHECKS", "CRITERION_CHECKS", "GATE_CHECKS", "CheckResult", "CriterionEvidence",
+           "CriterionSpec", "Figures", "GateEvidence", "Status", "decide_interval", "register"]

@@ -1,0 +1,69 @@
+"""Criteria fixed before training: the suites and criteria the candidate is judged by must be
+the ones that existed when it was trained (their hashes are in the training manifest).
+
+A change is refused before anything is evaluated (exit 2: judging an adapter by criteria
+written after seeing it defeats the point of writing them first), unless the user passes
+`--allow-changed-criteria`; then the check records every change and says it was waived, and
+the verdict and the registry's audit log carry the flag."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from evalgate.checks.base import CheckResult, GateEvidence, Status, register
+from evalgate.errors import ConfigError
+
+
+@register
+class CriteriaFixed:
+    kind: ClassVar[str] = "criteria_fixed"
+    scope: ClassVar[str] = "gate"
+    paired: ClassVar[bool] = False
+    needs: ClassVar[frozenset[str]] = frozenset({"manifest"})
+
+    def decide(self, evidence: GateEvidence) -> CheckResult | None:
+        manifest = evidence.manifest
+        if manifest is None:
+            return None  # a candidate without a training manifest (a system YAML in pytest)
+        changes = changed_criteria(manifest, list(evidence.suites))
+        if changes and not evidence.allow_changed_criteria:
+            raise ConfigError(
+                "suites or criteria changed since the adapter was trained:\n  - "
+                + "\n  - ".join(changes), path=manifest.path, key="suites",
+                fix="restore the suites as they were at training time, re-train, or pass "
+                    "--allow-changed-criteria (it is written into the verdict and the report)")
+        return CheckResult(suite="(all suites)", criterion="criteria fixed before training",
+                           metric="provenance", kind=self.kind, bound=0.0,
+                           bound_text="suites and criteria unchanged since training",
+                           status=Status.PASS, n=len(evidence.suites), candidate=None,
+                           detail="waived" if changes else None, notes=tuple(changes))
+
+
+def changed_criteria(manifest: Any, suites: list[Any]) -> list[str]:
+    """What differs between the suites now and the suites at training time, in plain words."""
+    changes = []
+    pinned = manifest.suites
+    for suite in suites:
+        then = pinned.get(suite.name)
+        if then is None:
+            changes.append(f"suite '{suite.name}' was added after training")
+            continue
+        if then.get("data_sha256") not in (None, suite.dataset.sha256):
+            changes.append(f"suite '{suite.name}': its data changed")
+        before, now = dict(then.get("criteria") or {}), dict(suite.fingerprints)
+        for name in sorted(set(before) | set(now)):
+            if name not in before:
+                changes.append(f"suite '{suite.name}': criterion '{name}' was added")
+            elif name not in now:
+                changes.append(f"suite '{suite.name}': criterion '{name}' was removed")
+            elif before[name] != now[name]:
+                changes.append(f"suite '{suite.name}': criterion '{name}' changed (metric, "
+                               "reference or options)")
+        if then.get("config_sha256") != suite.config_sha256 and not any(
+                c.startswith(f"suite '{suite.name}'") for c in changes):
+            changes.append(f"suite '{suite.name}': its configuration changed (a bound, the "
+                           "input template or generation settings)")
+    names = {suite.name for suite in suites}
+    changes.extend(f"suite '{name}' was removed since training" for name in sorted(pinned)
+                   if name not in names)
+    return changes

@@ -1,0 +1,117 @@
+"""The words for a check's result: what it found, in plain language, with its figures.
+
+Checks decide and record facts (evalgate.checks); this module is the one place that says them.
+Every rendering (terminal, Markdown, HTML, JUnit, pytest, `promote`) takes its reasons from
+here, so a check reads the same everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from evalgate.checks import CheckResult, Status
+
+
+def _f(x: float) -> str:
+    return "n/a" if x != x else f"{x:.3f}"
+
+
+def _d(x: float) -> str:
+    return "n/a" if x != x else f"{x:+.3f}"
+
+
+def settle_text(more: int | None) -> str:
+    if more is None:
+        return "no realistic number of examples would settle it (the estimate sits on the bound)"
+    return f"≈{more:,} more examples would likely settle it"
+
+
+def _bound(check: CheckResult) -> str:
+    above = check.kind == "min"
+    word = "minimum" if above else "maximum"
+    own = check.candidate
+    ci = f"{_f(own.value)} (95% CI {_f(own.low)}–{_f(own.high)})"
+    bound = check.bound
+    if check.status is Status.PASS:
+        return f"the candidate's {ci} surely meets the {word} {bound:g}"
+    if check.status is Status.FAIL:
+        side = "below" if above else "above"
+        return f"the candidate's {ci} is surely {side} the {word} {bound:g}"
+    return (f"the candidate's {ci} straddles the {word} {bound:g}: the data cannot decide; "
+            f"{settle_text(check.more_examples)}")
+
+
+def _paired_ci(check: CheckResult) -> str:
+    delta = check.delta
+    return (f"Δ = {_d(delta.value)} (95% CI {_d(delta.low)} to {_d(delta.high)}) against "
+            f"{check.baseline_system}")
+
+
+def _beat(check: CheckResult) -> str:
+    setting, base = check.setting or 0.0, check.baseline_system
+    goal = (f"beat the best baseline ({base}) by more than {setting:g}" if setting
+            else f"beat the best baseline ({base})")
+    goals = goal.replace("beat", "beats", 1)
+    ci = _paired_ci(check)
+    if check.status is Status.PASS:
+        return f"the candidate surely {goals}: {ci}"
+    if check.status is Status.FAIL:
+        return f"the candidate does not {goal}: {ci}"
+    if check.detail == "mcnemar":
+        b, c = check.discordant or (0, 0)
+        return (f"the interval clears the bound but McNemar's exact test does not "
+                f"(p = {check.p_value:.3f} ≥ 0.05; {b} vs {c} discordant examples): cannot tell "
+                f"whether the candidate {goals}; {settle_text(check.more_examples)}")
+    return (f"cannot tell whether the candidate {goals}: {ci} straddles {check.bound:+g}; "
+            f"{settle_text(check.more_examples)}")
+
+
+def _drop(check: CheckResult) -> str:
+    setting = check.setting or 0.0
+    goal = f"a drop of less than {setting:g} against the best baseline ({check.baseline_system})"
+    ci = _paired_ci(check)
+    if check.status is Status.PASS:
+        return f"the candidate surely keeps {goal}: {ci}"
+    if check.status is Status.FAIL:
+        return f"the candidate surely drops by {setting:g} or more: {ci}"
+    return (f"cannot tell whether the candidate keeps {goal}: {ci} straddles "
+            f"{check.bound:+g}; {settle_text(check.more_examples)}")
+
+
+def _criteria_fixed(check: CheckResult) -> str:
+    if check.detail == "waived":
+        return ("suites or criteria changed since training, allowed by --allow-changed-criteria: "
+                + "; ".join(check.notes))
+    return f"all {check.n} suite(s) and their criteria are as they were at training time"
+
+
+# One entry per registered check kind; a new check adds its wording here (or the generic
+# fallback speaks for it).
+WORDING: dict[str, Callable[[CheckResult], str]] = {
+    "min": _bound, "max": _bound, "beat_baseline": _beat, "max_drop": _drop,
+    "criteria_fixed": _criteria_fixed,
+}
+
+
+def reason(check: CheckResult) -> str:
+    """Why the check has its status, in one sentence with its figures."""
+    words = WORDING.get(check.kind)
+    if words is not None:
+        return words(check)
+    return f"{check.kind} {check.bound_text}: {check.status}" + (
+        f" ({'; '.join(check.notes)})" if check.notes else "")
+
+
+NO_BEAT_BASELINE = ("no criterion asks the candidate to beat the best baseline (add "
+                    "`beat_baseline: {margin: 0}` to at least one criterion): a fine-tune that "
+                    "is not better than its cheap alternatives is never promoted")
+
+
+def blocking_reasons(checks, *, has_beat_baseline: bool) -> list[str]:
+    """Every check that did not pass, as `suite/criterion: reason`, plus the missing
+    beat_baseline criterion when there is none."""
+    reasons = [f"{c.suite}/{c.criterion}: {reason(c)}" for c in checks
+               if c.status is not Status.PASS]
+    if not has_beat_baseline:
+        reasons.append(NO_BEAT_BASELINE)
+    return reasons
