@@ -47,6 +47,7 @@ class ExampleRecord:
     scores: dict[str, float]
     details: dict[str, Any] = field(default_factory=dict)
     retrieved: tuple[str, ...] = ()
+    truncated_from: int | None = None  # prompt tokens before its input was cut to fit
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from rich.progress import Progress
 
 from evalgate import __version__
 from evalgate.eval.cache import Cache, CachedGeneration
+from evalgate.eval.lengths import fit_prompts, model_window
 from evalgate.eval.records import (
     CriterionResult,
     ExampleRecord,
@@ -70,6 +71,10 @@ class ModelPool:
             self._tokenizers[key] = load_tokenizer(resolved.path)
         return self._tokenizers[key]
 
+    def window(self, resolved: ResolvedModel) -> int | None:
+        """The model's context window, read from its config (no weights loaded)."""
+        return model_window(resolved.path)
+
     def engine(self, resolved: ResolvedModel, adapter: Path | None) -> Engine:
         key = (str(resolved.path), str(adapter) if adapter else None)
         if key not in self._engines:
@@ -112,8 +117,25 @@ def evaluate(suite: Suite, system: System, pool: ModelPool, progress: Progress |
 
     examples = suite.dataset.examples
     ids = suite.dataset.ids()
-    built = [prepared.build(suite.render_input(ex)) for ex in examples]
+    inputs = [suite.render_input(ex) for ex in examples]
+    built = [prepared.build(text) for text in inputs]
     prompts = [render_chat(tokenizer, item.messages) for item in built]
+
+    def rebuild(index: int, text: str) -> str:
+        built[index] = prepared.build(text)
+        return render_chat(tokenizer, built[index].messages)
+
+    def count(text: str) -> int:
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def cut(text: str, keep: int) -> str:
+        ids_ = tokenizer(text, add_special_tokens=False)["input_ids"][:keep]
+        return tokenizer.decode(ids_, skip_special_tokens=True)
+
+    # Before any model loads: prompts that leave no room for the answer (on_long_input).
+    truncated = {t.index: t for t in fit_prompts(
+        suite, inputs, prompts, count, rebuild, cut, pool.window(resolved),
+        params.max_new_tokens)}
     keys = [sha256_json({**identity, "prompt": sha256_text(p)}) for p in prompts]
 
     with Cache.open(project.cache_path) as cache:
@@ -177,7 +199,8 @@ def evaluate(suite: Suite, system: System, pool: ModelPool, progress: Progress |
         criteria.append(CriterionResult(
             name=criterion.name, metric=criterion.metric, value=estimate.value,
             low=estimate.low, high=estimate.high, n=estimate.n, interval=estimate.method,
-            bound=criterion.bound_text(), status=criterion.decide(estimate.low, estimate.high).value,
+            bound=criterion.bound_text(),
+            status=criterion.decide(estimate.low, estimate.high).value,
             summary=metric.summarize(per_example)))
 
     example_records = []
@@ -190,7 +213,8 @@ def evaluate(suite: Suite, system: System, pool: ModelPool, progress: Progress |
             scores={name: s[index].value for name, s in scores.items()},
             details={name: dict(s[index].details) for name, s in scores.items()
                      if s[index].details},
-            retrieved=built[index].retrieved))
+            retrieved=built[index].retrieved,
+            truncated_from=truncated[index].before if index in truncated else None))
     retrieval, warnings = _retrieval_summary(suite, prepared, built, ids)
     # From each output's finish reason (kept in the cache), so a fully cached run warns too.
     stopped = limit_summary(example_records)
@@ -198,6 +222,10 @@ def evaluate(suite: Suite, system: System, pool: ModelPool, progress: Progress |
     if stopped["count"]:
         warnings.append(_limit_warning(stopped, len(example_records), params.max_new_tokens,
                                        suite.name, suite_path))
+    if truncated:
+        warnings.append(f"{len(truncated)} of {len(examples)} inputs were cut to fit the model's "
+                        f"window (on_long_input: truncate in {suite_path}); each is marked "
+                        "`truncated_from` in the run record")
 
     run_key = sha256_json({**identity, "suite": suite.config_sha256, "scorer": SCORER_VERSION})
     hits = sum(key in cached for key in keys)
@@ -223,7 +251,7 @@ def evaluate(suite: Suite, system: System, pool: ModelPool, progress: Progress |
         examples=tuple(example_records),
         retrieval=retrieval,
         warnings=tuple(warnings),
-        stats={"cache_hits": hits, "cache_misses": len(keys) - hits,
+        stats={"cache_hits": hits, "cache_misses": len(keys) - hits, "truncated": len(truncated),
                "new_tokens": sum(generations[k].new_tokens for k in unique_missing),
                "seconds": round(seconds, 3)},
     )

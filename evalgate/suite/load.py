@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from evalgate.errors import ConfigError
 from evalgate.metrics.base import Metric
@@ -34,6 +34,19 @@ class SuiteConfig(StrictModel):
         None, description="example field naming the document that holds the answer; RAG "
                           "systems then report retrieval recall@k")
     criteria: list[Criterion] = Field(min_length=1)
+    on_long_input: Literal["error", "truncate"] = Field(
+        "error", description="a prompt that leaves no room for max_new_tokens in the model's "
+                             "window: error (name the examples before any model loads) or "
+                             "truncate (cut the example's input, recorded per example)")
+
+    @model_serializer(mode="wrap")
+    def _omit_defaults_added_later(self, handler: SerializerFunctionWrapHandler):
+        # Keys added after suites were first hashed dump only when set: existing caches, run
+        # keys and training pins stay valid.
+        data = handler(self)
+        if isinstance(data, dict) and data.get("on_long_input") == "error":
+            del data["on_long_input"]
+        return data
 
     @model_validator(mode="after")
     def _unique_criteria(self) -> "SuiteConfig":
