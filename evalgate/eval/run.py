@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,9 @@ from evalgate.project.config import Project
 from evalgate.stats import estimate_mean
 from evalgate.suite.load import Suite
 from evalgate.systems.prompting import PreparedSystem, Prompt, System
+from evalgate.util.clock import utc_now
 from evalgate.util.files import sha256_json, sha256_text
+from evalgate.util.paths import display_path
 
 SCORER_VERSION = "1"
 
@@ -218,7 +219,7 @@ def evaluate(suite: Suite, system: System, pool: ModelPool, progress: Progress |
     retrieval, warnings = _retrieval_summary(suite, prepared, built, ids)
     # From each output's finish reason (kept in the cache), so a fully cached run warns too.
     stopped = limit_summary(example_records)
-    suite_path = _display(suite.path, project.root)
+    suite_path = display_path(suite.path, project.root)
     if stopped["count"]:
         warnings.append(_limit_warning(stopped, len(example_records), params.max_new_tokens,
                                        suite.name, suite_path))
@@ -232,16 +233,16 @@ def evaluate(suite: Suite, system: System, pool: ModelPool, progress: Progress |
     seconds = time.perf_counter() - started
     record = RunRecord(
         run_key=run_key,
-        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created_at=utc_now(),
         evalgate_version=__version__,
         engine_version=ENGINE_VERSION,
         suite={"name": suite.name, "path": suite_path,
                "config_sha256": suite.config_sha256, "data_sha256": suite.dataset.sha256,
                "n": len(examples)},
         system={"name": system.name, "kind": system.config.kind,
-                "path": _display(system.path, project.root) if system.path else None,
+                "path": display_path(system.path, project.root) if system.path else None,
                 "config_sha256": prepared.config_sha256,
-                "adapter": _display(adapter, project.root) if adapter else None,
+                "adapter": display_path(adapter, project.root) if adapter else None,
                 "adapter_sha256": adapter_hash},
         model={"ref": resolved.ref, "identity": resolved.identity, "source": resolved.source,
                "dtype": dtype, "quantization": pool.settings.quantization},
@@ -327,10 +328,3 @@ def _limit_warning(stopped: dict[str, Any], n: int, max_new_tokens: int, suite: 
     return (f"{stopped['count']} of {n} outputs ({stopped['share']:.1%}) stopped at "
             f"max_new_tokens={max_new_tokens} in suite {suite} — answers may be cut off; raise "
             f"`generation.max_new_tokens` in {suite_path}")
-
-
-def _display(path: Path, root: Path) -> str:
-    try:
-        return str(Path(path).resolve().relative_to(root))
-    except ValueError:
-        return str(path)

@@ -1,6 +1,7 @@
-"""`evalgate gate ADAPTER`: check the criteria were fixed before training, make sure the
-baseline record is current, evaluate the candidate on every suite (cache reused), decide, and
-write the reports.
+"""The gate's orchestration, shared by `evalgate gate` and the pytest plugin: gate-wide checks
+first (criteria fixed before training: a refusal costs no model time), the baseline record
+refreshed when stale, the candidate evaluated on every suite (cache reused), every criterion
+check decided, and the reports written.
 
 A missing or stale `reports/baseline.json` is refreshed here rather than refused: baselines are
 deterministic and cached, so running them costs nothing when they are current and is exactly

@@ -28,11 +28,11 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
 from evalgate.errors import ConfigError, RunError
+from evalgate.util.clock import utc_now
 from evalgate.util.files import atomic_write_json, default_mode, sha256_file, sha256_json
 
 Source = Literal["embedded", "local", "hub"]
@@ -183,7 +183,7 @@ def convert_gguf(
                     "gguf_file": gguf.name,
                     "gguf_sha256": sha,
                     "gguf_size": gguf.stat().st_size,
-                    "converted_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    "converted_at": utc_now(),
                     "transformers_version": importlib.metadata.version("transformers"),
                     "dtype": "float32",
                     **(extra or {}),
