@@ -29,6 +29,7 @@ from evalgate.errors import ConfigError
 from evalgate.metrics.exact_match import reference_object
 from evalgate.stats import wilson_interval
 from evalgate.util.files import atomic_write_text
+from evalgate.util.jsonl import read_json_lines
 from evalgate.util.overlap import exact_overlap, near_duplicates
 from evalgate.util.text import normalize_text
 
@@ -90,25 +91,7 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise ConfigError("examples file not found", path=path,
                           fix="pass a JSONL file with one example per line")
-    rows = []
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        line = path.read_bytes()[:exc.start].count(b"\n") + 1
-        raise ConfigError(f"not UTF-8 text (byte {exc.start})", path=path, line=line,
-                          fix="save the file as UTF-8") from exc
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"malformed JSON: {exc.msg} (column {exc.colno})", path=path,
-                              line=number, fix="make each line one JSON object") from exc
-        if not isinstance(row, dict):
-            raise ConfigError("each line must be a JSON object", path=path, line=number,
-                              fix='write lines like {"input": "...", "reference": "..."}')
-        rows.append(row)
+    rows = [row for _, row in read_json_lines(path)]
     if not rows:
         raise ConfigError("the examples file is empty", path=path,
                           fix="add examples, one JSON object per line")

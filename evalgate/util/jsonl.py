@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -77,7 +77,8 @@ def load_jsonl(path: Path, *, id_field: str = "id", required: Sequence[str] = ()
             fix=f"set `{pin_key}: {digest}` (or run `evalgate pin`)")
     if expected_sha256 is not None and digest != expected_sha256.lower():
         raise ConfigError(
-            f"data file {os.path.normpath(path)} changed: its sha256 is {digest}, the pin says {expected_sha256}",
+            f"data file {os.path.normpath(path)} changed: its sha256 is {digest}, the pin says "
+            f"{expected_sha256}",
             path=pinned_by or path, key=pin_key,
             fix=f"if the change is intended, run `evalgate pin` or set `{pin_key}: {digest}` "
                 "(criteria results from the old data will no longer compare)",
@@ -85,24 +86,7 @@ def load_jsonl(path: Path, *, id_field: str = "id", required: Sequence[str] = ()
     examples: list[dict[str, Any]] = []
     lines: list[int] = []
     seen: dict[str, int] = {}
-    # The line breaks of text-mode reading (\n, \r\n, \r), not str.splitlines(): that also
-    # splits at U+2028 and friends, which JSON strings may hold unescaped.
-    for number, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"),
-                                  start=1):
-        if not line.strip():
-            continue
-        try:
-            example = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"malformed JSON: {exc.msg} (column {exc.colno})", path=path,
-                              line=number, fix="make each line one JSON object") from exc
-        except (ValueError, RecursionError) as exc:  # a 5,000-digit number, [[[[…]]]] nesting
-            problem = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-            raise ConfigError(f"unreadable JSON: {problem}", path=path, line=number,
-                              fix="make each line one plain JSON object") from exc
-        if not isinstance(example, dict):
-            raise ConfigError("each line must be a JSON object", path=path, line=number,
-                              fix='write lines like {"id": "...", ...}')
+    for number, example in json_objects(text, path):
         for field in (id_field, *required):
             if field not in example:
                 raise ConfigError(f"missing field '{field}'", path=path, line=number,
@@ -122,6 +106,41 @@ def load_jsonl(path: Path, *, id_field: str = "id", required: Sequence[str] = ()
                           fix="add at least one example (one JSON object per line)")
     return Dataset(path=path, sha256=digest, examples=tuple(examples), id_field=id_field,
                    lines=tuple(lines))
+
+
+def read_json_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, object) for every non-blank line of a JSONL file, without pinning: for
+    files a user hands over once (`evalgate init`). Errors as in `load_jsonl`."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the file: {exc.strerror or exc}", path=path,
+                          fix="check the path and the file's permissions") from exc
+    return list(json_objects(decode_utf8(raw, path), path))
+
+
+def json_objects(text: str, path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each non-blank line parsed as one JSON object, with its line number; anything else is
+    a ConfigError naming the file and line."""
+    # The line breaks of text-mode reading (\n, \r\n, \r), not str.splitlines(): that also
+    # splits at U+2028 and friends, which JSON strings may hold unescaped.
+    for number, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"),
+                                  start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"malformed JSON: {exc.msg} (column {exc.colno})", path=path,
+                              line=number, fix="make each line one JSON object") from exc
+        except (ValueError, RecursionError) as exc:  # a 5,000-digit number, [[[[…]]]] nesting
+            problem = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            raise ConfigError(f"unreadable JSON: {problem}", path=path, line=number,
+                              fix="make each line one plain JSON object") from exc
+        if not isinstance(value, dict):
+            raise ConfigError("each line must be a JSON object", path=path, line=number,
+                              fix='write lines like {"id": "...", ...}')
+        yield number, value
 
 
 def _short(text: str, limit: int = 60) -> str:
