@@ -135,3 +135,22 @@ def test_editing_another_suites_prompt_keeps_this_suites_identity(project: Path)
     config["prompts"]["tiny"]["system"] = "Triage tickets carefully."
     path.write_text(yaml.safe_dump(config))
     assert load_system(path).prepare(suite).config_sha256 != before
+
+
+def test_every_system_kind_is_documented_and_the_examples_use_known_kinds():
+    """The README and the example files agree on what a system `kind` can be (a new user met
+    `kind: adapter` in the examples and found it nowhere in the docs)."""
+    import typing
+
+    import yaml
+
+    from evalgate.systems import SystemConfig
+
+    root = Path(__file__).resolve().parent.parent
+    kinds = typing.get_args(SystemConfig.model_fields["kind"].annotation)
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    for kind in kinds:
+        assert f"`{kind}`" in readme, f"README does not document system kind {kind!r}"
+    used = {yaml.safe_load(path.read_text(encoding="utf-8")).get("kind", "prompt")
+            for folder in ("baselines", "systems") for path in (root / folder).glob("*.yaml")}
+    assert used <= set(kinds) and "adapter" in used
