@@ -3,6 +3,7 @@ text with value, bound, interval and baseline, the header naming what is gated, 
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -110,3 +111,26 @@ def test_changed_criteria_fail_their_own_item(project: pytest.Pytester):
     assert "suites or criteria changed since the adapter was trained" in out
     # A bound is not part of the criterion's scoring fingerprint: the suite's config changed.
     assert "suite 'tiny': its configuration changed (a bound" in out
+
+
+def test_one_suite_file_at_a_time_is_not_a_removed_suite(tmp_path: Path, tiny_model_dir: Path):
+    """pytest judges suite files one by one: the other suites the manifest pinned were not
+    removed, only not asked about (the whole-project gate still says when one is)."""
+    from evalgate.checks import GateEvidence
+    from evalgate.checks.provenance import CriteriaFixed
+    from evalgate.suite import load_suite
+    from evalgate.train.manifest import load_manifest
+
+    run_dir = write_gate_project(tmp_path, tiny_model_dir)
+    manifest_path = run_dir / "manifest.json"
+    data = json.loads(manifest_path.read_text())
+    data["suites"]["other"] = dict(data["suites"]["tiny"], path="suites/other.yaml")
+    manifest_path.write_text(json.dumps(data))
+    manifest = load_manifest(run_dir)
+    suite = load_suite(tmp_path / "suites" / "tiny.yaml")
+    check = CriteriaFixed()
+    result = check.decide(GateEvidence(manifest, (suite,), partial=True))
+    assert result.status == "PASS" and result.notes == ()
+    from evalgate.errors import ConfigError
+    with pytest.raises(ConfigError, match="suite 'other' was removed since training"):
+        check.decide(GateEvidence(manifest, (suite,)))

@@ -200,6 +200,9 @@ class GateEvidence:
     manifest: Any
     suites: tuple[Any, ...]
     allow_changed_criteria: bool = False
+    # The suites are a part of the project's (pytest runs one suite file at a time): a suite
+    # the manifest pinned but not among them was not removed, only not asked about.
+    partial: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 

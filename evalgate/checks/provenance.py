@@ -25,7 +25,8 @@ class CriteriaFixed:
         manifest = evidence.manifest
         if manifest is None:
             return None  # a candidate without a training manifest (a system YAML in pytest)
-        changes = changed_criteria(manifest, list(evidence.suites))
+        changes = changed_criteria(manifest, list(evidence.suites),
+                                   judged_all=not evidence.partial)
         if changes and not evidence.allow_changed_criteria:
             raise ConfigError(
                 "suites or criteria changed since the adapter was trained:\n  - "
@@ -39,7 +40,7 @@ class CriteriaFixed:
                            detail="waived" if changes else None, notes=tuple(changes))
 
 
-def changed_criteria(manifest: Any, suites: list[Any]) -> list[str]:
+def changed_criteria(manifest: Any, suites: list[Any], judged_all: bool = True) -> list[str]:
     """What differs between the suites now and the suites at training time, in plain words."""
     changes = []
     pinned = manifest.suites
@@ -64,6 +65,7 @@ def changed_criteria(manifest: Any, suites: list[Any]) -> list[str]:
             changes.append(f"suite '{suite.name}': its configuration changed (a bound, the "
                            "input template or generation settings)")
     names = {suite.name for suite in suites}
-    changes.extend(f"suite '{name}' was removed since training" for name in sorted(pinned)
-                   if name not in names)
+    if judged_all:
+        changes.extend(f"suite '{name}' was removed since training" for name in sorted(pinned)
+                       if name not in names)
     return changes

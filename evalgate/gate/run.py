@@ -52,11 +52,12 @@ class Judgement:
 
 
 def gate_checks(manifest: Manifest | None, suites: list[Suite],
-                allow_changed_criteria: bool) -> list[CheckResult]:
+                allow_changed_criteria: bool, partial: bool = False) -> list[CheckResult]:
     """Every registered gate-wide check (criteria fixed before training, …), decided before
-    anything is evaluated: a refusal (exit 2) costs no model time."""
+    anything is evaluated: a refusal (exit 2) costs no model time. `partial`: `suites` are
+    some of the project's (the pytest plugin judges one suite file at a time)."""
     evidence = GateEvidence(manifest=manifest, suites=tuple(suites),
-                            allow_changed_criteria=allow_changed_criteria)
+                            allow_changed_criteria=allow_changed_criteria, partial=partial)
     results = [check.decide(evidence) for check in GATE_CHECKS.values()]
     return [result for result in results if result is not None]
 
