@@ -79,7 +79,7 @@ def test_init_refuses_to_overwrite_and_keeps_a_gitignore(tmp_path: Path, capsys)
     (tmp_path / "p" / ".gitignore").write_text("*.pyc")
     assert _init(tmp_path) == 0
     assert (tmp_path / "p" / ".gitignore").read_text() == \
-        "*.pyc\nadapters/\n.evalgate/\nreports/\n"
+        "*.pyc\n/adapters/\n/.evalgate/\n/reports/\n"
     before = (tmp_path / "p" / "evalgate.yaml").read_text()
     assert _init(tmp_path) == 2
     err = capsys.readouterr().err

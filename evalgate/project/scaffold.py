@@ -315,7 +315,9 @@ def write_project(plan: ProjectPlan, folder: Path) -> list[Path]:
 
 
 GITIGNORE = ".gitignore"
-IGNORED = ("adapters/", ".evalgate/", "reports/")  # outputs, not sources
+# Outputs, not sources; anchored at the project root so no source folder of the same name
+# (a package called `reports`, say) is ever ignored.
+IGNORED = ("/adapters/", "/.evalgate/", "/reports/")
 FIELDS_MIN = 0.8
 SCHEMA_MIN = 0.9
 
