@@ -28,6 +28,7 @@ class ConfigError(EvalgateError):
                  line: int | None = None, fix: str | None = None) -> None:
         # normpath: "training/../suites/x.yaml" reads as "suites/x.yaml"
         self.path = os.path.normpath(str(path)) if path is not None else None
+        self.message = message
         self.key = key
         self.line = line
         self.fix = fix

@@ -239,10 +239,9 @@ class SuiteFile(pytest.File):
     def collect(self):
         from evalgate.checks import CRITERION_CHECKS, GATE_CHECKS
         from evalgate.gate.decide import criterion_spec
-        from evalgate.suite import SuiteConfig
-        from evalgate.util.yamlio import load_yaml_model
+        from evalgate.suite.kinds import read_suite_config
 
-        config = load_yaml_model(SuiteConfig, self.path)
+        config = read_suite_config(self.path)
         for criterion in config.criteria:
             spec = criterion_spec(config.name, criterion)
             for kind, check in CRITERION_CHECKS.items():

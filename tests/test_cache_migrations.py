@@ -13,6 +13,8 @@ from evalgate.eval import migrations
 from evalgate.eval.cache import APPLICATION_ID, Cache, CachedGeneration
 from tests.helpers import write_project
 
+ALL = [function.__name__ for function in migrations.MIGRATIONS]  # m001_initial, m002_…
+
 # The first release's Cache.open, statement by statement: meta.schema = 1, no migrations table,
 # user_version left at 0.
 FIRST_RELEASE_SCHEMA = """
@@ -86,9 +88,8 @@ def test_first_release_cache_is_migrated_and_its_rows_still_hit(project: Path, c
     assert main(["eval"]) == 1
     out = capsys.readouterr().out
     assert "6 hits / 0 misses" in out and "all cached" in out
-    assert [name for name, in _table(cache, "SELECT name FROM _evalgate_migrations")] == [
-        "m001_initial"]
-    assert _table(cache, "SELECT value FROM meta WHERE key = 'schema'") == [("1",)]
+    assert [name for name, in _table(cache, "SELECT name FROM _evalgate_migrations")] == ALL
+    assert _table(cache, "SELECT value FROM meta WHERE key = 'schema'") == [(str(len(ALL)),)]
     assert _table(cache, "PRAGMA application_id") == [(APPLICATION_ID,)]
     assert _table(cache, "SELECT key, output, prompt_tokens, new_tokens, finish_reason, "
                          "created_at FROM generations ORDER BY key") == generations
@@ -99,40 +100,42 @@ def test_a_later_migration_runs_once_on_an_old_file(tmp_path: Path, monkeypatch)
     write_first_release_cache(path, [("k1", "out", 10, 3, "eos", "2025-01-01T00:00:00.000Z")])
     calls = []
 
-    def m002_add_seconds(db: sqlite3.Connection) -> None:
+    def add_seconds(db: sqlite3.Connection) -> None:
         calls.append(1)
         db.execute("ALTER TABLE generations ADD COLUMN seconds REAL")
 
+    later = f"m{len(ALL) + 1:03d}_add_seconds"
+    add_seconds.__name__ = later
     monkeypatch.setattr(migrations, "MIGRATIONS", list(migrations.MIGRATIONS))
-    migrations.migration(m002_add_seconds)
+    migrations.migration(add_seconds)
     for _ in range(2):
         with Cache.open(path) as cache:
             assert cache.get_generations(["k1"]) == {"k1": CachedGeneration("out", 10, 3, "eos")}
     assert calls == [1]
     assert [name for name, in _table(path, "SELECT name FROM _evalgate_migrations")] == [
-        "m001_initial", "m002_add_seconds"]
-    assert _table(path, "SELECT value FROM meta WHERE key = 'schema'") == [("2",)]
+        *ALL, later]
+    assert _table(path, "SELECT value FROM meta WHERE key = 'schema'") == [(str(len(ALL) + 1),)]
     assert "seconds" in [row[1] for row in _table(path, "PRAGMA table_info(generations)")]
 
 
 def test_a_new_file_gets_every_migration(tmp_path: Path):
     path = tmp_path / "cache.sqlite"
     Cache.open(path).close()
-    assert _table(path, "SELECT name FROM _evalgate_migrations") == [("m001_initial",)]
-    assert _table(path, "SELECT value FROM meta") == [("1",)]
+    assert _table(path, "SELECT name FROM _evalgate_migrations") == [(n,) for n in ALL]
+    assert _table(path, "SELECT value FROM meta") == [(str(len(ALL)),)]
 
 
 def test_migrations_are_numbered_in_order():
     def m007_skips_ahead(db: sqlite3.Connection) -> None:
         pass
 
-    with pytest.raises(ValueError, match="must be named m002_"):
+    with pytest.raises(ValueError, match=f"must be named m{len(ALL) + 1:03d}_"):
         migrations.migration(m007_skips_ahead)
-    assert len(migrations.MIGRATIONS) == migrations.latest_version() == 1
+    assert len(migrations.MIGRATIONS) == migrations.latest_version() == len(ALL)
 
 
 def _newer_by_version(path: Path) -> None:
-    write_first_release_cache(path, schema="2")
+    write_first_release_cache(path, schema=str(len(ALL) + 1))
 
 
 def _newer_by_migration(path: Path) -> None:
@@ -144,7 +147,8 @@ def _newer_by_migration(path: Path) -> None:
 
 
 @pytest.mark.parametrize("write, detail", [
-    (_newer_by_version, "cache schema 2; this evalgate reads schemas up to 1"),
+    (_newer_by_version,
+     f"cache schema {len(ALL) + 1}; this evalgate reads schemas up to {len(ALL)}"),
     (_newer_by_migration, "migrations this evalgate does not know: m002_from_the_future"),
 ])
 def test_cache_from_a_newer_evalgate_is_refused_untouched(project: Path, capsys, write, detail):
@@ -166,3 +170,11 @@ def test_newer_cache_refused_by_the_api_too(tmp_path: Path):
     _newer_by_version(path)
     with pytest.raises(ConfigError, match="newer evalgate"):
         Cache.open(path)
+
+
+def test_measurements_round_trip_and_survive_reopening(tmp_path: Path):
+    path = tmp_path / "cache.sqlite"
+    with Cache.open(path) as cache:
+        cache.put_measurements("choice_logprobs", [("q1", [-1.5, -2.0, -0.25, -3.0])])
+    with Cache.open(path) as cache:
+        assert cache.get_measurements(["q1", "q2"]) == {"q1": [-1.5, -2.0, -0.25, -3.0]}

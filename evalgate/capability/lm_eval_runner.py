@@ -155,7 +155,8 @@ def run_mmlu(
 
 def evaluate(task: str | dict[str, Any], model_path: str | Path, *,
              adapter: str | Path | None = None,
-             settings: LMEvalSettings | None = None) -> dict[str, Any]:
+             settings: LMEvalSettings | None = None,
+             include_path: Path | None = None, limit: int | None = None) -> dict[str, Any]:
     """lm-eval's `simple_evaluate` on one task (a registered name or a config dict) with its `hf`
     model, offline, with per-sample logs. The task is loaded first: a task whose data cannot be
     reached offline is a ConfigError before any model loads."""
@@ -166,11 +167,12 @@ def evaluate(task: str | dict[str, Any], model_path: str | Path, *,
     with offline(), _quiet_lm_eval():
         from lm_eval import simple_evaluate
 
-        manager, loaded = load_task(task)
+        manager, loaded = load_task(task, include_path=include_path)
         try:
             results = simple_evaluate(
                 model="hf", model_args=model_args, tasks=list(loaded.values()),
                 task_manager=manager, batch_size=settings.batch_size, device=settings.device,
+                limit=limit,
                 bootstrap_iters=0, log_samples=True, random_seed=None, numpy_random_seed=None,
                 torch_random_seed=None,
             )
@@ -183,7 +185,8 @@ def evaluate(task: str | dict[str, Any], model_path: str | Path, *,
     return results
 
 
-def load_task(task: str | dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+def load_task(task: str | dict[str, Any], include_path: Path | None = None
+              ) -> tuple[Any, dict[str, Any]]:
     """(TaskManager, {name: Task}) for a registered task name or a config dict, its data loaded
     offline now; anything that cannot load is a ConfigError naming the task and the fix."""
     from lm_eval.tasks import TaskManager
@@ -192,7 +195,8 @@ def load_task(task: str | dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     with offline():
         try:
             # A generated config needs none of lm-eval's ~10k bundled YAML files indexed.
-            manager = TaskManager(include_defaults=isinstance(task, str))
+            manager = TaskManager(include_defaults=isinstance(task, str),
+                                  include_path=str(include_path) if include_path else None)
             loaded = manager.load([task])["tasks"]
         except KeyError as error:
             raise ConfigError(f"lm-eval has no task {label}", key="task",
@@ -206,6 +210,23 @@ def load_task(task: str | dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         raise ConfigError(f"the lm-eval task {label} has no subtasks", key="task",
                           fix="name a task, not an empty group")
     return manager, loaded
+
+
+def run_task_items(task: str, model_path: str | Path, *, include_path: Path | None,
+                   limit: int | None, adapter: str | Path | None = None,
+                   settings: LMEvalSettings | None = None) -> dict[str, list[float]]:
+    """Per item id (`{task}/{doc_id}`, as evalgate.capability.items names them) the choices'
+    log-likelihoods lm-eval computed for an lm-eval multiple-choice task."""
+    results = evaluate(task, model_path, adapter=adapter, settings=settings,
+                       include_path=include_path, limit=limit)
+    found: dict[str, list[float]] = {}
+    for name, samples in results.get("samples", {}).items():
+        for sample in samples:
+            found[f"{name}/{sample['doc_id']}"] = [float(_loglikelihood(r))
+                                                   for r in sample["filtered_resps"]]
+    if not found:
+        raise RunError(f"lm-eval returned no per-document samples for task {task!r}")
+    return found
 
 
 @contextmanager

@@ -1,11 +1,12 @@
 """Checks: each decision the gate makes, registered by name (see `base.py`).
 
 Importing this package registers every built-in check, in the order their rows appear:
-absolute bounds (`bounds.py`), relative bounds against the best baseline (`relative.py`), and
-the provenance of the criteria (`provenance.py`). A new check is a new module imported here.
+absolute bounds (`bounds.py`), relative bounds against the best baseline (`relative.py`),
+non-inferiority against the base model with a power condition (`capability.py`), and the
+provenance of the criteria (`provenance.py`). A new check is a new module imported here.
 """
 
-from evalgate.checks import bounds, provenance, relative  # noqa: F401 - registration
+from evalgate.checks import bounds, capability, provenance, relative  # noqa: F401 - registration
 from evalgate.checks.base import (
     CHECKS,
     CRITERION_CHECKS,

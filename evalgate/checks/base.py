@@ -81,13 +81,16 @@ class CriterionSpec:
     max_drop: float | None
     higher_is_better: bool
     fingerprint: str
+    # Accuracy of guessing, for criteria whose baseline can sit at chance (capability suites):
+    # a drop cannot show where there is nothing to lose.
+    chance: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> CriterionSpec:
-        return cls(**{key: data[key] for key in cls.__dataclass_fields__})
+        return cls(**{key: data[key] for key in cls.__dataclass_fields__ if key in data})
 
 
 @dataclass(frozen=True)

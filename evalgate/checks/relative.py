@@ -96,7 +96,8 @@ class MaxDrop(_Relative):
     kind = "max_drop"
 
     def setting(self, spec: CriterionSpec) -> float | None:
-        return spec.max_drop
+        # A criterion that can sit at chance is the capability_regression check's.
+        return spec.max_drop if spec.chance is None else None
 
     def raw_bound(self, setting: float, higher: bool) -> float:
         return -setting if higher else setting

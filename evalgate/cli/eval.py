@@ -7,6 +7,7 @@ from pathlib import Path
 
 from evalgate.cli.output import EXIT_PASS, EXIT_REJECT, add_project_option, console, shown
 from evalgate.errors import ConfigError
+from evalgate.suite.kinds import kind_of
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,6 +29,15 @@ def run(args: argparse.Namespace) -> int:
                           fix="pass --system FILE or list baselines in evalgate.yaml")
     # Validate everything before any model loads or any file is written.
     suites = [load_suite(p) for p in suite_paths]
+    judged_by_gate = [s for s in suites if not kind_of(s).uses_baselines]
+    for suite in judged_by_gate:
+        console.print(f"[dim]{suite.name} is a {suite.kind} suite: it compares a candidate with "
+                      "its base model, so `evalgate gate` runs it[/]")
+    suites = [s for s in suites if kind_of(s).uses_baselines]
+    if not suites:
+        raise ConfigError("no task suite to evaluate", path=project.path, key="suites",
+                          fix="pass --suite with a task suite; capability suites run in "
+                              "`evalgate gate ADAPTER`")
     systems = [load_system(p) for p in system_paths]
     prepared = {(suite.name, system.name): system.prepare(suite)
                 for system in systems for suite in suites}

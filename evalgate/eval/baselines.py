@@ -56,7 +56,11 @@ def plan_baselines(project: Any, suites: list[Suite] | None = None) -> BaselineP
     """Load and bind every (suite, baseline) pair: bad input fails fast and writes nothing."""
     from evalgate.systems.prompting import load_system
 
+    from evalgate.suite.kinds import kind_of
+
     suites = suites if suites is not None else load_suites(project)
+    # Kinds with a reference of their own (capability: the base model) run no baselines.
+    suites = [s for s in suites if kind_of(s).uses_baselines]
     if not project.baseline_paths:
         raise ConfigError("no baselines listed", path=project.path, key="baselines",
                           fix="list baseline files under `baselines:` in evalgate.yaml: a "

@@ -133,6 +133,27 @@ class Cache:
         self._write("INSERT OR REPLACE INTO scores (generation_key, criterion_key, score) "
                     "VALUES (?,?,?)", rows)
 
+    def get_measurements(self, keys: Sequence[str]) -> dict[str, Any]:
+        """Stored measurements (JSON values) by key; keys not stored are absent."""
+        found: dict[str, Any] = {}
+        try:
+            for chunk in _chunks(list(dict.fromkeys(keys)), 500):
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT key, value FROM measurements WHERE key IN ({marks})", chunk)
+                for key, value in rows:
+                    found[key] = json.loads(value)
+        except sqlite3.DatabaseError as exc:
+            _fail(self.path, exc, "read")
+        except ValueError as exc:
+            raise _corrupt(self.path, f"a stored measurement is not JSON: {exc}") from exc
+        return found
+
+    def put_measurements(self, kind: str, items: Iterable[tuple[str, Any]]) -> None:
+        rows = [(key, kind, json.dumps(value)) for key, value in items]
+        self._write("INSERT OR REPLACE INTO measurements (key, kind, value) VALUES (?,?,?)",
+                    rows)
+
     def _write(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         """One short IMMEDIATE transaction: all rows land or none do."""
         if not rows:

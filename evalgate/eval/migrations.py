@@ -62,6 +62,20 @@ def m001_initial(db: sqlite3.Connection) -> None:
         )""")
 
 
+@migration
+def m002_measurements(db: sqlite3.Connection) -> None:
+    """Model measurements that are not generations: log-likelihoods of multiple-choice answers
+    (capability suites), per-token log-probs of texts (perplexity, leakage). One JSON value per
+    key; the key hashes the model, adapter, dtype, scorer and input, like a generation's."""
+    db.execute("""
+        CREATE TABLE IF NOT EXISTS measurements (
+            key TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            value TEXT NOT NULL,
+            created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+        )""")
+
+
 # -- applying them ---------------------------------------------------------------------------
 
 

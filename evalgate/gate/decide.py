@@ -56,7 +56,8 @@ def criterion_spec(suite_name: str, criterion, binary: bool = True,
                          binary=binary, min=criterion.min, max=criterion.max,
                          beat_margin=beat.margin if beat is not None else None,
                          max_drop=criterion.max_drop,
-                         higher_is_better=criterion.higher_is_better, fingerprint=fingerprint)
+                         higher_is_better=criterion.higher_is_better, fingerprint=fingerprint,
+                         chance=getattr(criterion, "chance", None))
 
 
 def criterion_specs(suites: Sequence[Suite]) -> list[CriterionSpec]:
@@ -67,12 +68,14 @@ def criterion_specs(suites: Sequence[Suite]) -> list[CriterionSpec]:
 
 
 def _scores(record: RunRecord, criterion: str) -> dict[str, float]:
-    try:
-        return {e.id: float(e.scores[criterion]) for e in record.examples}
-    except KeyError as exc:
+    """Per example id, the criterion's score. Examples carry the scores of the criteria that
+    apply to them (a capability suite's questions and text documents differ)."""
+    found = {e.id: float(e.scores[criterion]) for e in record.examples if criterion in e.scores}
+    if not found:
         raise ConfigError(f"run record of {record.system['name']} on {record.suite['name']} has "
                           f"no scores for criterion '{criterion}'",
-                          fix="re-run `evalgate baseline` (the suite changed)") from exc
+                          fix="re-run `evalgate baseline` (the suite changed)")
+    return found
 
 
 def evidence(spec: CriterionSpec, candidate: RunRecord,
@@ -158,6 +161,7 @@ def build_verdict(*, specs: Sequence[CriterionSpec],
                   gate_checks: Sequence[CheckResult] = (),
                   allow_changed_criteria: bool = False,
                   best: Mapping[tuple[str, str], tuple[str, RunRecord, Path]] | None = None,
+                  sections: Mapping[str, Any] | None = None,
                   resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> Verdict:
     """Decide and assemble a verdict with every hash it rests on. `gate_checks` are the
     gate-wide checks already decided (they come after the criteria's rows)."""
@@ -199,7 +203,7 @@ def build_verdict(*, specs: Sequence[CriterionSpec],
                          "sha256": sha256_file(baseline_path)},
         statistics={**STATISTICS, "resamples": resamples, "seed": seed, "alpha": ALPHA},
         allow_changed_criteria=allow_changed_criteria, changed_criteria=tuple(changed),
-        warnings=tuple(warnings))
+        warnings=tuple(warnings), sections=dict(sections or {}))
 
 
 def recompute(verdict: Verdict, root: Path) -> Verdict:

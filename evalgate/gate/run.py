@@ -12,7 +12,7 @@ what `evalgate baseline` would do when they are not — while gating against a s
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,7 @@ class Judgement:
     best: dict[tuple[str, str], tuple[str, RunRecord, Path]]
     checks: list[CheckResult]
     baseline_refreshed: str | None
+    sections: dict[str, Any] = field(default_factory=dict)
 
 
 def gate_checks(manifest: Manifest | None, suites: list[Suite],
@@ -105,35 +106,47 @@ def judge(project: Project, candidate: System, suites: list[Suite], *, pool: Any
           say: Any = print) -> Judgement:
     """Evaluate `candidate` on `suites` (cached outputs reused) against the best baseline per
     criterion (refreshed first when `reports/baseline.json` is stale) or against one given
-    `baseline` system, and decide every criterion check. Shared by `evalgate gate` and the
-    pytest plugin, so the two never disagree."""
+    `baseline` system, and decide every criterion check. Suites of a kind with a reference of
+    its own (a capability suite: the base model) are judged by their kind. Shared by
+    `evalgate gate` and the pytest plugin, so the two never disagree."""
     from evalgate.eval.run import evaluate
+    from evalgate.suite.kinds import kind_of
 
+    task_suites = [s for s in suites if kind_of(s).uses_baselines]
     # Bind every pair before any model loads: bad input fails fast and writes nothing.
-    cand_prepared = {s.name: candidate.prepare(s) for s in suites}
-    base_prepared = {s.name: baseline.prepare(s) for s in suites} if baseline else {}
+    cand_prepared = {s.name: candidate.prepare(s) for s in task_suites}
+    base_prepared = {s.name: baseline.prepare(s) for s in task_suites} if baseline else {}
     stale = None
-    if baseline is None:
-        plan = plan_baselines(project, suites)
-        stale = baseline_staleness(project, suites, plan.prepared)
+    if baseline is None and task_suites:
+        plan = plan_baselines(project, task_suites)
+        stale = baseline_staleness(project, task_suites, plan.prepared)
         if stale:
             say(f"baseline record {stale}: running the baselines (cached outputs are reused)")
             run_baselines(project, plan, pool, progress)
     candidates = {}
     best: dict[tuple[str, str], tuple[str, RunRecord, Path]] = {}
+    sections: dict[str, Any] = {}
     for suite in suites:
+        kind = kind_of(suite)
+        if kind.judge is not None:
+            judged = kind.judge(project, suite, candidate, pool, progress)
+            candidates[suite.name] = judged.candidate
+            best.update(judged.best)
+            if judged.section is not None:
+                sections[suite.name] = judged.section
+            continue
         outcome = evaluate(suite, candidate, pool, progress, cand_prepared[suite.name])
         candidates[suite.name] = (outcome.record, outcome.path)
         if baseline is not None:
             base = evaluate(suite, baseline, pool, progress, base_prepared[suite.name])
             best.update({(suite.name, c.name): (baseline.name, base.record, base.path)
                          for c in suite.config.criteria})
-    if baseline is None:
+    if baseline is None and task_suites:
         record = json.loads((project.reports_dir / BASELINE_FILE).read_text(encoding="utf-8"))
-        best = best_baselines(record, project.root, [s.name for s in suites])
+        best.update(best_baselines(record, project.root, [s.name for s in task_suites]))
     specs = criterion_specs(suites)
     checks = decide_all(specs, {name: rec for name, (rec, _) in candidates.items()}, best)
-    return Judgement(specs, candidates, best, checks, stale)
+    return Judgement(specs, candidates, best, checks, stale, sections)
 
 
 def run_gate(project: Project, adapter: Path, *, allow_changed_criteria: bool = False,
@@ -149,7 +162,8 @@ def run_gate(project: Project, adapter: Path, *, allow_changed_criteria: bool = 
     verdict = build_verdict(specs=judged.specs, candidates=judged.candidates,
                             baseline_path=project.reports_dir / BASELINE_FILE, root=project.root,
                             manifest=manifest, suites=suites, gate_checks=provenance,
-                            allow_changed_criteria=allow_changed_criteria, best=judged.best)
+                            allow_changed_criteria=allow_changed_criteria, best=judged.best,
+                            sections=judged.sections)
     report_dir = gate_dir(project, manifest.run_id)
     write_reports(verdict, report_dir)
     return GateOutcome(verdict, report_dir, judged.baseline_refreshed)

@@ -38,6 +38,9 @@ class Verdict:
     allow_changed_criteria: bool = False
     changed_criteria: tuple[str, ...] = ()
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    # Per suite, what its kind reports beyond the check rows (evalgate.report.sections), e.g.
+    # a capability suite's base model against chance and the subjects that dropped most.
+    sections: dict[str, Any] = field(default_factory=dict)
 
     @property
     def promoted(self) -> bool:

@@ -18,6 +18,7 @@ from typing import Any
 
 from evalgate.errors import ConfigError
 from evalgate.project.config import Project
+from evalgate.suite.kinds import kind_of
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ def check_project(project: Project) -> list[Finding]:
     def read_suite(path: Path) -> str:
         suite = load_suite(path)
         suites.append(suite)
+        if hasattr(suite, "describe"):
+            return suite.describe()
         kinds = ", ".join(f"{c.name} ({c.metric})" for c in suite.config.criteria)
         return f"{len(suite.dataset)} examples pinned · references checked · {kinds}"
 
@@ -75,9 +78,10 @@ def check_project(project: Project) -> list[Finding]:
                 raise ConfigError("a baseline names an adapter", path=path, key="adapter",
                                   fix="baselines are cheap systems without an adapter; remove "
                                       "`adapter:` or move the file out of `baselines:`")
-            for suite in suites:
+            bound = [suite for suite in suites if kind_of(suite).uses_baselines]
+            for suite in bound:
                 system.prepare(suite)
-            return f"{system.config.kind} · bound to {len(suites)} suite(s)"
+            return f"{system.config.kind} · bound to {len(bound)} suite(s)"
         attempt(path, "baseline", bind)
     training = sorted((project.root / "training").glob("*.yaml"))
     for path in training:

@@ -54,6 +54,12 @@ def project_pins(project: Project) -> list[Pin]:
             suites.append(path.parent / suite)
     for path in suites:
         raw = read_yaml(path)
+        if raw.get("kind") == "capability":
+            from evalgate.capability.suite import capability_pins
+
+            pins[:0] = [Pin(path, key, data, None if pinned is None else str(pinned), actual,
+                            rows) for key, data, pinned, actual, rows in capability_pins(path, raw)]
+            continue
         if "data" not in raw:
             raise ConfigError("the suite names no data file", path=path, key="data",
                               fix="add `data: FILE.jsonl`")
@@ -93,6 +99,11 @@ def set_pin(text: str, key: str, digest: str, path: Path) -> str:
     if len(parts) == 1:
         updated = _set_in_block(text, 0, len(text), "", parts[0], digest, after="data")
     else:
+        # An empty flow block (`general_text: {}`) becomes a block holding the pin.
+        empty = re.compile(rf"^{re.escape(parts[0])}:[ \t]*\{{[ \t]*\}}[ \t]*(?P<c>#[^\n]*)?$",
+                           re.MULTILINE)
+        text = empty.sub(lambda m: f"{parts[0]}:{'  ' + m.group('c') if m.group('c') else ''}"
+                                   f"\n  {parts[1]}: {digest}", text, count=1)
         section = re.search(rf"^{re.escape(parts[0])}:[ \t]*(#[^\n]*)?$", text, re.MULTILINE)
         if section is None:
             raise ConfigError(f"cannot find the `{parts[0]}:` block to update its pin",

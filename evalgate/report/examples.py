@@ -47,9 +47,12 @@ def example_frame(verdict, root: Path) -> pd.DataFrame:
         by_id = {e.id: e for e in baseline.examples} if baseline else {}
         sign = 1.0 if spec.higher_is_better else -1.0
         for example in candidate.examples:
+            if spec.name not in example.scores:  # e.g. a capability suite's text documents
+                continue
             score = float(example.scores[spec.name])
             other = by_id.get(example.id)
-            base_score = float(other.scores[spec.name]) if other else float("nan")
+            base_score = (float(other.scores[spec.name])
+                          if other is not None and spec.name in other.scores else float("nan"))
             diff = sign * (score - base_score)
             outcome = ("—" if other is None else "win" if diff > 0 else "loss" if diff < 0
                        else "tie")

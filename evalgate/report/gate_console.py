@@ -11,6 +11,7 @@ from rich.text import Text
 
 from evalgate.report.common import blocking, fmt_p, paired_figures
 from evalgate.report.console import STATUS_STYLE, status_text
+from evalgate.report.sections import sections
 
 
 def _fig(fig, signed: bool = False) -> Text:
@@ -48,6 +49,8 @@ def render_verdict(verdict) -> Group:
         table.add_row(f"{check.suite}/{check.criterion}\n[dim]{check.kind} {check.bound_text} "
                       f"· n={check.n}[/]", base, _fig(check.candidate), delta, status)
     parts: list = [table]
+    for name, data, renderer in sections(verdict):
+        parts.append(renderer.console(name, data))
     if verdict.allow_changed_criteria:
         parts.append(Text.from_markup(
             "[bold yellow]--allow-changed-criteria[/]: suites or criteria changed since "

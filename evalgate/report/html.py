@@ -20,6 +20,7 @@ from evalgate.report.common import (
     nice_ticks,
     paired_figures,
 )
+from evalgate.report.sections import sections
 from evalgate.report.wording import reason
 
 COLOURS = {"PASS": "#1a7f37", "FAIL": "#cf222e", "INCONCLUSIVE": "#bf8700",
@@ -230,6 +231,7 @@ def render_html(verdict) -> str:
 <tr><th>suite / criterion</th><th>check</th><th>best baseline</th><th>fine-tune</th>
 <th>Δ paired</th><th>McNemar p</th><th>status</th></tr>
 {''.join(rows)}</table></div>
+{''.join(renderer.html(name, data) for name, data, renderer in sections(verdict))}
 <div class="card"><h2 style="margin-top:0">Provenance</h2><table>{prov}</table></div>
 </main></body></html>
 """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from evalgate.report.common import blocking, fig_text, fmt_p, paired_figures
+from evalgate.report.sections import sections
 
 
 def _cell(text: str) -> str:
@@ -33,6 +34,8 @@ def render_markdown(verdict) -> str:
         lines.append(f"| {c.suite}/{c.criterion} (n={c.n}) | {_cell(c.kind + ' ' + c.bound_text)}"
                      f" | {base} | {fig_text(c.candidate)} | {delta_text} | {p} | {status} |")
     lines.append("")
+    for name, data, renderer in sections(verdict):
+        lines += renderer.markdown(name, data)
     reasons = blocking(verdict)
     if reasons:
         lines += ["## Blocking", "", *[f"- {_cell(r)}" for r in reasons], ""]

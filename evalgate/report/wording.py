@@ -43,8 +43,9 @@ def _bound(check: CheckResult) -> str:
 
 def _paired_ci(check: CheckResult) -> str:
     delta = check.delta
+    against = "the base model" if check.baseline_system == BASE_MODEL else check.baseline_system
     return (f"Δ = {_d(delta.value)} (95% CI {_d(delta.low)} to {_d(delta.high)}) against "
-            f"{check.baseline_system}")
+            f"{against}")
 
 
 def _beat(check: CheckResult) -> str:
@@ -66,16 +67,38 @@ def _beat(check: CheckResult) -> str:
             f"{settle_text(check.more_examples)}")
 
 
+BASE_MODEL = "base-model"  # the baseline of capability suites: the candidate's own base
+
+
+def _against(check: CheckResult) -> str:
+    if check.baseline_system == BASE_MODEL:
+        return "the base model (adapter off)"
+    return f"the best baseline ({check.baseline_system})"
+
+
 def _drop(check: CheckResult) -> str:
     setting = check.setting or 0.0
-    goal = f"a drop of less than {setting:g} against the best baseline ({check.baseline_system})"
+    # A criterion bounded below is higher-is-better; a lower-is-better one "drops" by rising.
+    word = "rise" if check.bound > 0 else "drop"
+    goal = f"a {word} of less than {setting:g} against {_against(check)}"
     ci = _paired_ci(check)
     if check.status is Status.PASS:
         return f"the candidate surely keeps {goal}: {ci}"
     if check.status is Status.FAIL:
-        return f"the candidate surely drops by {setting:g} or more: {ci}"
+        return f"the candidate surely {word}s by {setting:g} or more: {ci}"
     return (f"cannot tell whether the candidate keeps {goal}: {ci} straddles "
             f"{check.bound:+g}; {settle_text(check.more_examples)}")
+
+
+def _capability(check: CheckResult) -> str:
+    if check.detail != "no_power":
+        return _drop(check)
+    base = check.baseline
+    chance = check.notes[0].removeprefix("chance ") if check.notes else "chance"
+    return (f"no power: the base model is not clearly above chance — its accuracy "
+            f"{_f(base.value)} (95% CI {_f(base.low)}–{_f(base.high)}) does not clear the "
+            f"chance rate {chance}, so no drop could show; the suite's continuous signals "
+            "(gold log-prob, agreement, answer KL, perplexity) decide instead")
 
 
 def _criteria_fixed(check: CheckResult) -> str:
@@ -89,7 +112,7 @@ def _criteria_fixed(check: CheckResult) -> str:
 # fallback speaks for it).
 WORDING: dict[str, Callable[[CheckResult], str]] = {
     "min": _bound, "max": _bound, "beat_baseline": _beat, "max_drop": _drop,
-    "criteria_fixed": _criteria_fixed,
+    "capability_regression": _capability, "criteria_fixed": _criteria_fixed,
 }
 
 

@@ -1,11 +1,14 @@
 """Suite kinds: what a suite measures, each a module plus an entry in `SUITE_KINDS`.
 
-    task    held-out examples, an input template and criteria on the outputs (exact match,
-            JSON Schema, contains), compared with the best baseline (the default kind)
+    task        held-out examples, an input template and criteria on the outputs (exact
+                match, JSON Schema, contains), compared with the best baseline (the default)
+    capability  multiple-choice questions (MMLU) and general text, the candidate compared with
+                its own base model: did the fine-tune forget? (evalgate.capability.suite)
 
-A suite file names its kind with `kind:` (omitted: `task`). Later kinds (capability regression
-against the base model, membership-inference leakage, pairwise judges) register here with the
-loader that reads their own keys; an unknown kind is an error naming the known ones.
+A suite file names its kind with `kind:` (omitted: `task`). A kind is a module with a loader
+(its own keys, validated strictly), its config model (what pytest collects criteria from) and,
+for kinds not compared with the project's baselines, a `judge` that measures a candidate and
+its reference and returns their run records; an unknown kind is an error naming the known ones.
 """
 
 from __future__ import annotations
@@ -22,10 +25,28 @@ DEFAULT_KIND = "task"
 
 
 @dataclass(frozen=True)
+class KindJudgement:
+    """A candidate measured on one suite of a kind with its own reference: the candidate's
+    run record, the reference run per criterion, and the report section (or None)."""
+
+    candidate: tuple[Any, Path]  # (RunRecord, where it was written)
+    best: dict[tuple[str, str], tuple[str, Any, Path]]  # (suite, criterion) → reference run
+    section: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
 class SuiteKind:
     name: str
     description: str
     load: Callable[[Path, dict[str, Any]], Any]  # (suite file, its YAML without `kind`) → Suite
+    config_model: type  # the suite file's pydantic model (criteria without loading data)
+    # (project, suite, candidate system, model pool, progress) → KindJudgement. None: the
+    # candidate is compared with the project's baselines (task suites).
+    judge: Callable[..., KindJudgement] | None = None
+
+    @property
+    def uses_baselines(self) -> bool:
+        return self.judge is None
 
 
 SUITE_KINDS: dict[str, SuiteKind] = {}
@@ -49,6 +70,22 @@ def suite_kind(path: Path, raw: dict[str, Any]) -> SuiteKind:
     return SUITE_KINDS[name]
 
 
+def kind_of(suite: Any) -> SuiteKind:
+    """The registered kind of a loaded suite (task suites carry no `kind` attribute)."""
+    _register_builtin()
+    return SUITE_KINDS[getattr(suite, "kind", DEFAULT_KIND)]
+
+
+def read_suite_config(path: Path) -> Any:
+    """A suite file's config (any kind) without loading its data: what pytest collects."""
+    from evalgate.util.yamlio import parse_model
+
+    raw = read_yaml(Path(path))
+    kind = suite_kind(Path(path), raw)
+    return parse_model(kind.config_model, {k: v for k, v in raw.items() if k != "kind"},
+                       Path(path))
+
+
 def load_any_suite(path: Path):
     """Read a suite file of any registered kind."""
     raw = read_yaml(Path(path))
@@ -61,7 +98,11 @@ def load_any_suite(path: Path):
 def _register_builtin() -> None:
     if DEFAULT_KIND in SUITE_KINDS:
         return
-    from evalgate.suite.load import load_task_suite
+    from evalgate.capability.gate import judge_capability
+    from evalgate.capability.suite import CapabilitySuiteConfig, load_capability_suite
+    from evalgate.suite.load import SuiteConfig, load_task_suite
 
     register_kind(SuiteKind(DEFAULT_KIND, "held-out examples scored by criteria",
-                            load_task_suite))
+                            load_task_suite, SuiteConfig))
+    register_kind(SuiteKind("capability", "MMLU and general text against the base model",
+                            load_capability_suite, CapabilitySuiteConfig, judge_capability))

@@ -91,6 +91,11 @@ class Suite:
     def criterion(self, name: str):
         return next(c for c in self.config.criteria if c.name == name)
 
+    def held_out_texts(self) -> list[tuple[str, str]]:
+        """(id, rendered input) of every example: what training data must never contain."""
+        return [(i, self.render_input(ex))
+                for i, ex in zip(self.dataset.ids(), self.dataset.examples)]
+
 
 def load_suite(path: Path) -> Suite:
     """Read, validate and load a suite of any kind (evalgate.suite.kinds); every problem is a

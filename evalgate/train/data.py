@@ -191,8 +191,7 @@ def check_overlap(texts: Sequence[tuple[str, str]], suites: Sequence[Suite], con
     containment) any suite's held-out input, naming the ids on both sides."""
     found: list[str] = []
     for suite in suites:
-        held_out = [(i, suite.render_input(ex))
-                    for i, ex in zip(suite.dataset.ids(), suite.dataset.examples)]
+        held_out = suite.held_out_texts()
         exact = exact_overlap(texts, held_out)
         found += [f"{left} = {suite.name}:{right} (same text)" for left, right in exact]
         same = set(exact)

@@ -84,6 +84,11 @@ def plan_run(config_path: Path, project: Project, quick: bool = False) -> TrainP
         config = config.quick()
     folder = config_path.parent
     suite = load_suite(folder / config.suite)
+    if getattr(suite, "kind", "task") != "task":
+        raise ConfigError(f"the training suite '{suite.name}' is a {suite.kind} suite",
+                          path=config_path, key="suite",
+                          fix="train against a task suite (held-out examples with criteria); "
+                              f"{suite.kind} suites are judged by the gate only")
     system = load_system(folder / config.system)
     if system.config.adapter is not None:
         raise ConfigError("the training system names an adapter; it must be the plain prompt the "
