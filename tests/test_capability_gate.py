@@ -307,3 +307,35 @@ def test_lm_eval_task_that_is_missing_or_mixed_with_mmlu_keys_is_a_config_error(
                                             {"name": "a", "metric": "accuracy", "max_drop": 0.1}]}))
         with pytest.raises(ConfigError, match=words):
             load_suite(path)
+
+
+def test_lm_eval_engine_gives_the_built_in_figures_in_the_gate(project):
+    """`engine: lm-eval` runs the same questions through lm-eval (base and adapter via
+    `peft=`): the per-question log-probs the gate pairs are the built-in scorer's."""
+    from evalgate.eval.records import load_record
+
+    _judge(project, "untrained")
+    runs = project / "reports" / "runs" / "knowledge"
+    built_in = {p.name: load_record(p) for p in runs.glob("*.json")}
+    raw = yaml.safe_load((project / "suites" / "knowledge.yaml").read_text())
+    raw["engine"] = "lm-eval"
+    raw["criteria"] = [c for c in raw["criteria"] if c["metric"] != "log_perplexity"]
+    raw.pop("general_text")
+    path = project / "suites" / "knowledge_lm_eval.yaml"
+    path.write_text(yaml.safe_dump({**raw, "name": "knowledge_lm_eval"}))
+    from evalgate.eval.run import ModelPool
+    from evalgate.gate.run import judge
+    from evalgate.project import load_project
+    from evalgate.systems import load_system
+
+    project_config = load_project(project)
+    judged = judge(project_config, load_system(project / "systems" / "untrained.yaml"),
+                   [load_suite(path)], pool=ModelPool(project_config), say=lambda _: None)
+    record = judged.candidates["knowledge_lm_eval"][0]
+    reference = next(r for r in built_in.values() if r.system["name"] == "untrained")
+    ours = {e.id: e.details["choice_logprobs"] for e in reference.examples
+            if "choice_logprobs" in e.details}
+    theirs = {e.id: e.details["choice_logprobs"] for e in record.examples}
+    assert theirs.keys() == ours.keys()
+    for qid, values in theirs.items():
+        assert values == pytest.approx(ours[qid], abs=1e-3)
