@@ -6,7 +6,13 @@ non-inferiority against the base model with a power condition (`capability.py`),
 provenance of the criteria (`provenance.py`). A new check is a new module imported here.
 """
 
-from evalgate.checks import bounds, capability, provenance, relative  # noqa: F401 - registration
+from evalgate.checks import (  # noqa: F401 - registration
+    bounds,
+    capability,
+    leakage,
+    provenance,
+    relative,
+)
 from evalgate.checks.base import (
     CHECKS,
     CRITERION_CHECKS,
@@ -16,10 +22,11 @@ from evalgate.checks.base import (
     CriterionSpec,
     Figures,
     GateEvidence,
+    RecordEvidence,
     Status,
     decide_interval,
     register,
 )
 
 __all__ = ["CHECKS", "CRITERION_CHECKS", "GATE_CHECKS", "CheckResult", "CriterionEvidence",
-           "CriterionSpec", "Figures", "GateEvidence", "Status", "decide_interval", "register"]
+           "CriterionSpec", "Figures", "GateEvidence", "RecordEvidence", "Status", "decide_interval", "register"]

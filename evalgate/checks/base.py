@@ -84,6 +84,12 @@ class CriterionSpec:
     # Accuracy of guessing, for criteria whose baseline can sit at chance (capability suites):
     # a drop cannot show where there is nothing to lose.
     chance: float | None = None
+    # Settings of the suite a check needs beyond the bounds (e.g. a leakage suite's control
+    # band); plain JSON values.
+    options: dict[str, Any] | None = None
+    # What the criterion is decided on: "examples" (per-example scores, paired by id with the
+    # reference) or "records" (whole run records, e.g. membership attacks over a split).
+    evidence: str = "examples"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -193,6 +199,18 @@ class CriterionEvidence:
             delta=Figures(paired.delta, paired.low, paired.high) if paired else None,
             p_value=paired.p_value if paired else None,
             discordant=(paired.b, paired.c) if paired and paired.b is not None else None)
+
+
+@dataclass
+class RecordEvidence:
+    """For checks decided on whole run records rather than one score per paired example (a
+    leakage suite's attacks separate members from non-members): the candidate's record and
+    the reference's (the base model's), as the verdict names them."""
+
+    spec: CriterionSpec
+    candidate: Any  # RunRecord
+    baseline_system: str | None = None
+    baseline: Any | None = None
 
 
 @dataclass(frozen=True)

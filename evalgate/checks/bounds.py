@@ -30,7 +30,7 @@ class _Bound:
         return getattr(spec, self.kind)
 
     def applies(self, spec: CriterionSpec) -> bool:
-        return self.bound(spec) is not None
+        return spec.evidence == "examples" and self.bound(spec) is not None
 
     def decide(self, evidence: CriterionEvidence) -> CheckResult:
         spec, own = evidence.spec, evidence.own

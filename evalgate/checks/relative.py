@@ -38,7 +38,7 @@ class _Relative:
         raise NotImplementedError
 
     def applies(self, spec: CriterionSpec) -> bool:
-        return self.setting(spec) is not None
+        return spec.evidence == "examples" and self.setting(spec) is not None
 
     def raw_bound(self, setting: float, higher: bool) -> float:
         """The bound on Δ itself (before mirroring for lower-is-better)."""

@@ -23,6 +23,7 @@ from evalgate.checks import (
     CheckResult,
     CriterionEvidence,
     CriterionSpec,
+    RecordEvidence,
     Status,
 )
 from evalgate.errors import ConfigError
@@ -48,7 +49,7 @@ ALPHA = 0.05
 
 
 def criterion_spec(suite_name: str, criterion, binary: bool = True,
-                   fingerprint: str = "") -> CriterionSpec:
+                   fingerprint: str = "", options: dict | None = None) -> CriterionSpec:
     """One criterion as the checks see it. Without the loaded suite (pytest collection) the
     bounds are all that is known; `binary` and `fingerprint` then take placeholders."""
     beat = criterion.beat_baseline
@@ -57,13 +58,15 @@ def criterion_spec(suite_name: str, criterion, binary: bool = True,
                          beat_margin=beat.margin if beat is not None else None,
                          max_drop=criterion.max_drop,
                          higher_is_better=criterion.higher_is_better, fingerprint=fingerprint,
-                         chance=getattr(criterion, "chance", None))
+                         chance=getattr(criterion, "chance", None), options=options,
+                         evidence=getattr(criterion, "evidence", "examples"))
 
 
 def criterion_specs(suites: Sequence[Suite]) -> list[CriterionSpec]:
     """What the gate needs of each criterion, serialisable (stored in the verdict)."""
     return [criterion_spec(suite.name, criterion, bool(suite.metrics[criterion.name].binary),
-                           suite.fingerprints[criterion.name])
+                           suite.fingerprints[criterion.name],
+                           suite.spec_options() if hasattr(suite, "spec_options") else None)
             for suite in suites for criterion in suite.config.criteria]
 
 
@@ -109,8 +112,14 @@ def decide_criterion(spec: CriterionSpec, candidate: RunRecord,
                      resamples: int = BOOTSTRAP_RESAMPLES,
                      seed: int = BOOTSTRAP_SEED) -> list[CheckResult]:
     """Every registered criterion check that applies to `spec`, on shared evidence."""
+    applicable = [check for check in CRITERION_CHECKS.values() if check.applies(spec)]
+    if spec.evidence == "records":
+        whole = RecordEvidence(spec=spec, candidate=candidate,
+                               baseline_system=baseline[0] if baseline else None,
+                               baseline=baseline[1] if baseline else None)
+        return [check.decide(whole) for check in applicable]
     found = evidence(spec, candidate, baseline, resamples, seed)
-    return [check.decide(found) for check in CRITERION_CHECKS.values() if check.applies(spec)]
+    return [check.decide(found) for check in applicable]
 
 
 def overall(checks: Sequence[CheckResult]) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from evalgate.report import capability
+from evalgate.report import capability, leakage
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,8 @@ class SectionRenderer:
 SECTIONS: dict[str, SectionRenderer] = {
     "capability": SectionRenderer(capability.render_console, capability.render_markdown,
                                   capability.render_html),
+    "leakage": SectionRenderer(leakage.render_console, leakage.render_markdown,
+                               leakage.render_html),
 }
 
 

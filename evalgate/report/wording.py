@@ -101,6 +101,29 @@ def _capability(check: CheckResult) -> str:
             "(gold log-prob, agreement, answer KL, perplexity) decide instead")
 
 
+def _membership(check: CheckResult) -> str:
+    what = "AUC" if check.kind == "membership_auc" else "TPR at 1% FPR"
+    notes = "; ".join(check.notes)
+    if check.detail == "control":
+        return (f"the validity control failed: with the adapter off the attacks still tell "
+                f"members from non-members ({notes}), so the split is not comparable and "
+                "no figure can be trusted")
+    if check.detail == "unresolvable":
+        return f"the membership {what} cannot be estimated: {notes}"
+    if check.detail == "no_records":
+        return f"no membership figure: {notes}"
+    own = check.candidate
+    ci = f"{_f(own.value)} (95% CI {_f(own.low)}–{_f(own.high)}; {notes})"
+    if check.status is Status.PASS:
+        return f"the training records do not stand out: the {what} {ci} stays under {check.bound:g}"
+    if check.status is Status.FAIL:
+        return (f"the fine-tune memorised its training records: the {what} {ci} is surely "
+                f"above {check.bound:g}")
+    return (f"the membership {what} {ci} straddles {check.bound:g}: cannot tell whether the "
+            "fine-tune memorised its records; more non-members (a larger holdout) would settle "
+            "it")
+
+
 def _criteria_fixed(check: CheckResult) -> str:
     if check.detail == "waived":
         return ("suites or criteria changed since training, allowed by --allow-changed-criteria: "
@@ -112,7 +135,8 @@ def _criteria_fixed(check: CheckResult) -> str:
 # fallback speaks for it).
 WORDING: dict[str, Callable[[CheckResult], str]] = {
     "min": _bound, "max": _bound, "beat_baseline": _beat, "max_drop": _drop,
-    "capability_regression": _capability, "criteria_fixed": _criteria_fixed,
+    "capability_regression": _capability, "membership_auc": _membership,
+    "membership_tpr": _membership, "criteria_fixed": _criteria_fixed,
 }
 
 

@@ -4,6 +4,8 @@
                 match, JSON Schema, contains), compared with the best baseline (the default)
     capability  multiple-choice questions (MMLU) and general text, the candidate compared with
                 its own base model: did the fine-tune forget? (evalgate.capability.suite)
+    leakage     membership inference on the candidate's own training records against its
+                held-out ones: did the fine-tune memorise? (evalgate.leakage.suite)
 
 A suite file names its kind with `kind:` (omitted: `task`). A kind is a module with a loader
 (its own keys, validated strictly), its config model (what pytest collects criteria from) and,
@@ -100,9 +102,13 @@ def _register_builtin() -> None:
         return
     from evalgate.capability.gate import judge_capability
     from evalgate.capability.suite import CapabilitySuiteConfig, load_capability_suite
+    from evalgate.leakage.gate import judge_leakage
+    from evalgate.leakage.suite import LeakageSuiteConfig, load_leakage_suite
     from evalgate.suite.load import SuiteConfig, load_task_suite
 
     register_kind(SuiteKind(DEFAULT_KIND, "held-out examples scored by criteria",
                             load_task_suite, SuiteConfig))
     register_kind(SuiteKind("capability", "MMLU and general text against the base model",
                             load_capability_suite, CapabilitySuiteConfig, judge_capability))
+    register_kind(SuiteKind("leakage", "membership inference on the training records",
+                            load_leakage_suite, LeakageSuiteConfig, judge_leakage))
