@@ -39,5 +39,5 @@ def test_example_config_passes_every_guard_on_the_real_data():
     assert len(pool.dataset) == 600 and len(pool.excluded) == 7
     assert len(pool.members) + len(pool.non_members) == 593
     assert len(pool.non_members) == round(0.1 * 593)
-    assert {s.name for s in plan.suites} == {"triage", "policy_qa"}
+    assert {s.name for s in plan.suites} == {"triage", "policy_qa", "general_knowledge"}
     assert plan.run_id.startswith("triage-")
