@@ -12,10 +12,14 @@ peak RSS is its own:
 3. the built-in scorer in bfloat16, the `auto` dtype on CPUs with native bf16 (else skipped
    unless asked for with --dtypes).
 
-Printed: seconds, questions/s and accuracy of each, per-question agreement (built-in fp32 vs
-lm-eval, bf16 vs fp32), the ratio lm-eval time / built-in time, peak RSS of each step, and
-PERFORMANCE.md's targets for the default dtype (≥3× faster than lm-eval bs 8, accuracy within
-0.5 point, no step above 8 GiB). Everything goes to reports/bench/mmlu.json too.
+Printed: seconds, questions/s and accuracy of each, per-question agreement (each built-in dtype
+vs lm-eval, bf16 vs fp32), the ratios lm-eval time / built-in time for scoring alone (the
+scorer's target) and end to end (set-up too: imports, task and model loading), peak RSS and the
+load average
+around each step (other jobs on a 2-core machine inflate times several-fold: read the ratio only
+from a run whose steps saw the same load), and PERFORMANCE.md's targets for the default dtype
+(≥3× faster than lm-eval bs 8, accuracy within 0.5 point, no step above 8 GiB). Everything goes
+to reports/bench/mmlu.json too.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ def run_step(step: str, args: argparse.Namespace) -> dict[str, Any]:
     from evalgate.models import default_cache_dir, resolve_model
 
     kind, dtype = step.split(":")
+    load_before = os.getloadavg()[0]
     subset = build_subset(args)
     resolved = resolve_model(args.model, default_cache_dir())
     figures: dict[str, Any] = {"step": step, "kind": kind, "dtype": dtype,
@@ -63,7 +68,9 @@ def run_step(step: str, args: argparse.Namespace) -> dict[str, Any]:
         run = run_mmlu(subset, resolved.path,
                        settings=LMEvalSettings(batch_size=args.batch_size, dtype=dtype))
         scores = run.scores
-        figures.update(seconds=run.seconds, load_seconds=None, reported_accuracy=run.accuracy,
+        figures.update(seconds=run.seconds, score_seconds=run.score_seconds,
+                       load_seconds=run.seconds - run.score_seconds,
+                       reported_accuracy=run.accuracy,
                        prompts_identical=sum(run.prompts.get(q.id) == subset.prompt(q)
                                              for q in subset.questions))
     else:
@@ -83,6 +90,9 @@ def run_step(step: str, args: argparse.Namespace) -> dict[str, Any]:
         mean_gold_logprob=scores.mean_gold_logprob,
         predictions=scores.predictions(),
         peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        # 1-minute load average before and after the step: this step's own threads count too,
+        # so ~2 on a quiet 2-core machine; well above that, other jobs shared the cores.
+        load=[load_before, os.getloadavg()[0]],
     )
     return figures
 
@@ -134,7 +144,8 @@ def main() -> None:
     threads = os.cpu_count()
     print(f"MMLU bench: {len(subset.questions)} questions ({args.per_subject} per subject × "
           f"{len(subset.subjects)} subjects, {args.k_shot}-shot), pin {subset.pin[:12]}, "
-          f"model {args.model}, {threads} CPUs, default dtype {default_dtype}", flush=True)
+          f"model {args.model}, {threads} CPUs, default dtype {default_dtype}, load average "
+          f"{' / '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
 
     steps: dict[str, dict[str, Any]] = {}
     order = ([] if args.skip_lm_eval else ["lm-eval:float32"]) + [f"built-in:{d}" for d in dtypes]
@@ -142,12 +153,12 @@ def main() -> None:
         figures = spawn(step, argv)
         steps[step] = figures
         rate = figures["questions"] / figures["seconds"]
-        extra = (f" (scoring {figures['score_seconds']:.1f} s + load "
-                 f"{figures['load_seconds']:.1f} s)" if figures.get("load_seconds") is not None
-                 else " (incl. model load)")
+        extra = (f" (scoring {figures['score_seconds']:.1f} s + set-up "
+                 f"{figures['load_seconds']:.1f} s)")
         print(f"  {step:<18} {figures['seconds']:7.1f} s{extra}  {rate:5.2f} q/s  "
               f"accuracy {100 * figures['accuracy']:.2f}%  "
-              f"peak RSS {figures['peak_rss_bytes'] / GIB:.2f} GiB", flush=True)
+              f"peak RSS {figures['peak_rss_bytes'] / GIB:.2f} GiB  "
+              f"load {figures['load'][0]:.1f}→{figures['load'][1]:.1f}", flush=True)
 
     summary: dict[str, Any] = {}
     lm = steps.get("lm-eval:float32")
@@ -157,10 +168,13 @@ def main() -> None:
         identical = lm["prompts_identical"]
         print(f"  lm-eval prompts identical to the built-in's: {identical}/{lm['questions']}")
         summary["prompts_identical"] = identical
-    if lm is not None and fp32 is not None:
-        same, total = agree(fp32, lm)
-        print(f"  agreement built-in float32 vs lm-eval: {same}/{total}")
-        summary["agreement_fp32_vs_lm_eval"] = [same, total]
+    if lm is not None:
+        for step, figures in steps.items():
+            if step.startswith("built-in:"):
+                same, total = agree(figures, lm)
+                print(f"  agreement {step} vs lm-eval: {same}/{total}")
+                short = "fp32" if figures["dtype"] == "float32" else figures["dtype"]
+                summary[f"agreement_{short}_vs_lm_eval"] = [same, total]
     for step, figures in steps.items():
         if step.startswith("built-in:") and step != "built-in:float32" and fp32 is not None:
             same, total = agree(figures, fp32)
@@ -169,17 +183,21 @@ def main() -> None:
     if lm is not None:
         for step, figures in steps.items():
             if step.startswith("built-in:"):
-                ratio = lm["seconds"] / figures["seconds"]
+                ratio = lm["score_seconds"] / figures["score_seconds"]
+                whole = lm["seconds"] / figures["seconds"]
                 points = 100 * (figures["accuracy"] - lm["accuracy"])
-                print(f"  lm-eval time / {step} time: {ratio:.2f}×  "
+                print(f"  lm-eval / {step}: scoring {ratio:.2f}×, end to end {whole:.2f}×  "
                       f"(accuracy {points:+.2f} points vs lm-eval)")
                 summary[f"speedup_{figures['dtype']}"] = ratio
+                summary[f"speedup_end_to_end_{figures['dtype']}"] = whole
                 summary[f"accuracy_points_{figures['dtype']}"] = points
     peak = max(f["peak_rss_bytes"] for f in steps.values()) / GIB
     if default is not None and lm is not None:
-        ratio = lm["seconds"] / default["seconds"]
+        # The target is the scorer's: scoring time against scoring time. Set-up (imports, model
+        # loading: ~5-15 s for either) is printed with each step and in the end-to-end ratio.
+        ratio = lm["score_seconds"] / default["score_seconds"]
         points = abs(100 * (default["accuracy"] - lm["accuracy"]))
-        print(f"  targets (built-in {default_dtype}): speed {ratio:.2f}× "
+        print(f"  targets (built-in {default_dtype}): scoring {ratio:.2f}× "
               f"(≥{TARGET_SPEEDUP:.0f}×: {'met' if ratio >= TARGET_SPEEDUP else 'NOT met'}); "
               f"accuracy {points:.2f} points from lm-eval (≤{TARGET_ACCURACY_POINTS}: "
               f"{'met' if points <= TARGET_ACCURACY_POINTS else 'NOT met'}); peak RSS "
@@ -193,7 +211,7 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "command": "python bench/bench_mmlu.py " + " ".join(argv),
         "machine": {"cpus": threads, "platform": platform.platform(),
-                    "default_dtype": default_dtype},
+                    "default_dtype": default_dtype, "load_at_end": list(os.getloadavg())},
         "subset": {"questions": len(subset.questions), "per_subject": args.per_subject,
                    "subjects": len(subset.subjects), "k_shot": args.k_shot, "pin": subset.pin,
                    "source_sha256": subset.source_sha256},

@@ -34,7 +34,7 @@ from evalgate.util.files import sha256_json, sha256_text
 from evalgate.util.paths import display_path
 
 BASE_SYSTEM = "base-model"  # the name of the base model's runs (its record, its table column)
-SCORER_VERSION = "capability-1"
+SCORER_VERSION = "capability-2"  # 2: scoring batches cut by BatchPolicy.partition
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from evalgate.util.files import sha256_json
 from evalgate.util.paths import display_path
 
 BASE_SYSTEM = "base-model"
-SCORER_VERSION = "leakage-1"
+SCORER_VERSION = "leakage-2"  # 2: scoring batches cut by BatchPolicy.partition
 MEMBER, NON_MEMBER = "member", "non_member"
 
 

@@ -23,6 +23,12 @@ from typing import Any
 # Largest number of (row, position) logits materialised at once when scoring: bounds the
 # memory of the [rows, positions, vocab] float tensor (1,024 × 49k vocab × 4 B ≈ 200 MB).
 LOGIT_POSITIONS = 1024
+# What one more forward pass costs beyond its tokens, counted in tokens, when scoring batches are
+# cut (`BatchPolicy.partition`): ~15 kernel launches per layer, small matmuls running below peak,
+# seeding the batch's KV cache with a shared prefix. On the 2-core reference machine that is
+# ~20-45 ms for the embedded model, ~30-60 tokens' worth at ~1,300 tokens/s in bf16. It only
+# tips the balance against slivers that save a few padding tokens.
+PASS_OVERHEAD_TOKENS = 64
 
 
 @dataclass
@@ -121,11 +127,22 @@ class BatchPolicy:
     ) -> Iterator[list[int]]:
         """Batches of indices into `seqs`: runs of sequences that share a long prefix (few-shot
         examples, a subject header) are batched together so the prefix is computed once per batch;
-        within a run, and among the rest, longest first to keep padding low."""
+        within a run, and among the rest, sorted longest first and cut where the padded tokens
+        computed (plus a per-pass overhead) are fewest (`partition`).
+
+        Scoring lengths are skewed (MMLU zero-shot: median 84 tokens, a few over 1,000), and
+        filling each batch to the token budget in turn pads the long rows heavily: the first
+        batch of PERFORMANCE.md's 570 questions held 7 rows 1,033 wide for 4,153 real tokens,
+        and attention grows with the square of the width. Cut where the lengths drop, those
+        questions take 34 passes instead of 12 but 57.9k tokens instead of 66.7k, and the
+        bf16 scoring time fell by a quarter to a third (bench/bench_mmlu.py)."""
         for group in self.prefix_runs(seqs):
             group.sort(key=lambda i: (-len(seqs[i]), i))
             needs = [logit_rows[i] for i in group] if logit_rows is not None else None
-            for chunk in self.batches([len(seqs[i]) for i in group], needs):
+            rows = [seqs[i] for i in group]
+            shared = common_prefix(rows) if self.refill and len(rows) > 1 else 0
+            shared = shared if shared >= self.min_shared_prefix else 0
+            for chunk in self.partition([len(r) for r in rows], needs, shared=shared):
                 yield [group[k] for k in chunk]
 
     def prefix_runs(self, seqs: list[list[int]]) -> list[list[int]]:
@@ -177,6 +194,47 @@ class BatchPolicy:
             width, logit_width = new_width, new_logit_width
         if batch:
             yield batch
+
+    def partition(
+        self,
+        lengths: Sequence[int],
+        logit_rows: Sequence[int] | None = None,
+        *,
+        shared: int = 0,
+        overhead: int = PASS_OVERHEAD_TOKENS,
+    ) -> list[list[int]]:
+        """Split positions 0..n-1 (items sorted longest first) into consecutive batches under the
+        limits of `batches`, choosing the cuts that minimise the tokens computed: per batch
+        rows × (longest − shared) padded tokens (the `shared` prefix is computed once and its
+        KV copied to every row of a batch of two or more), plus `overhead` tokens per pass.
+
+        Exact, by dynamic programming over the cut points (n × max rows per batch steps): the
+        batches `batches` fills greedily to the budget in turn can pad long, skewed rows by a
+        third or more, while a cut where the lengths drop costs one more pass.
+        """
+        n = len(lengths)
+        best = [0.0] + [float("inf")] * n  # best[j]: cheapest cost of items 0..j-1
+        cut = [0] * (n + 1)
+        for j in range(1, n + 1):
+            logit_width = 0
+            for i in range(j - 1, max(-1, j - 1 - self.max_batch), -1):
+                rows, width = j - i, lengths[i]  # longest first: item i is the widest
+                if logit_rows is not None:
+                    logit_width = max(logit_width, logit_rows[i])
+                if rows > 1 and (
+                    rows * width > self.token_budget or rows * logit_width > LOGIT_POSITIONS
+                ):
+                    break  # adding longer items only makes the batch bigger
+                prefix = min(shared, width) if rows > 1 else 0
+                cost = best[i] + rows * (width - prefix) + overhead
+                if cost < best[j]:
+                    best[j], cut[j] = cost, i
+        out: list[list[int]] = []
+        j = n
+        while j > 0:
+            out.append(list(range(cut[j], j)))
+            j = cut[j]
+        return out[::-1]
 
 
 def common_prefix(sequences: Iterable[list[int]]) -> int:

@@ -165,6 +165,11 @@ def make_cache(config: Any, capacity: int) -> Any:
 def prefix_cache(model: Any, config: Any, device: Any, prefix: list[int], batch: int,
                  capacity: int) -> Any:
     """A cache for `batch` rows whose first columns hold `prefix`'s KV, computed once."""
+    return seeded_cache(config, prefix_kv(model, config, device, prefix), batch, capacity)
+
+
+def prefix_kv(model: Any, config: Any, device: Any, prefix: list[int]) -> Any:
+    """`prefix` run through the model as one row: its KV, to seed caches from (`seeded_cache`)."""
     import torch
 
     single = make_cache(config, len(prefix))
@@ -175,6 +180,11 @@ def prefix_cache(model: Any, config: Any, device: Any, prefix: list[int], batch:
         use_cache=True,
         logits_to_keep=1,
     )
+    return single
+
+
+def seeded_cache(config: Any, single: Any, batch: int, capacity: int) -> Any:
+    """A cache for `batch` rows whose first columns hold the one-row cache `single`'s KV."""
     cache = make_cache(config, capacity)
     for layer, source in zip(cache.layers, single.layers):
         layer.seed(source.keys, source.values, batch)
