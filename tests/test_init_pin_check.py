@@ -201,3 +201,22 @@ def test_check_reports_every_problem_in_one_pass(tmp_path: Path, capsys, monkeyp
     # which is named, not repeated.
     assert err.count("error:") == 3
     assert "same problem as suites/invoices.yaml" in captured.out
+
+
+def test_pin_passes_over_a_leakage_suite(tmp_path: Path, capsys, monkeypatch):
+    """A leakage suite has no data of its own (its records come from the adapter's manifest):
+    `evalgate pin` has nothing to pin there and must not ask for a data file."""
+    _invoices(tmp_path / "invoices.jsonl")
+    assert _init(tmp_path) == 0
+    root = tmp_path / "p"
+    monkeypatch.chdir(root)
+    (root / "suites" / "memorisation.yaml").write_text(
+        "kind: leakage\nname: memorisation\ncriteria:\n"
+        "  - {name: auc, metric: membership_auc, max: 0.6}\n")
+    config = root / "evalgate.yaml"
+    project = yaml.safe_load(config.read_text())
+    project["suites"].append("suites/memorisation.yaml")
+    config.write_text(yaml.safe_dump(project))
+    capsys.readouterr()
+    assert main(["pin", "--dry-run"]) == 0
+    assert "memorisation" not in capsys.readouterr().out

@@ -38,6 +38,11 @@ def test_example_config_passes_every_guard_on_the_real_data():
     pool = plan.pool
     assert len(pool.dataset) == 600 and len(pool.excluded) == 7
     assert len(pool.members) + len(pool.non_members) == 593
-    assert len(pool.non_members) == round(0.1 * 593)
-    assert {s.name for s in plan.suites} == {"triage", "policy_qa", "general_knowledge"}
+    assert len(pool.non_members) == round(0.2 * 593)  # ≥ 100: a 1% FPR can be resolved
+    assert {s.name for s in plan.suites} == {"triage", "policy_qa", "general_knowledge",
+                                             "memorisation"}
+    # canaries planted, each asked for apart; the tickets' phone numbers found and warned of
+    assert len(plan.canaries) == 8
+    assert len(plan.sft_rows) == len(pool.members) + sum(c.repetitions for c in plan.canaries)
+    assert plan.pii.policy == "warn" and set(plan.pii.found) == {"phone"}
     assert plan.run_id.startswith("triage-")

@@ -82,7 +82,7 @@ def test_lora_weights_change_and_base_weights_do_not(tmp_path, tiny_model_dir):
 
 
 def test_run_writes_adapter_and_manifest_with_the_promised_hashes(tmp_path, tiny_model_dir):
-    plan = _plan(tmp_path, tiny_model_dir)
+    plan = _plan(tmp_path, tiny_model_dir, canaries={"count": 2, "repetitions": [2]})
     outcome = execute(plan)
     run_dir = plan.run_dir
     assert run_dir.name.startswith("tiny-") and not outcome.reused
@@ -113,6 +113,9 @@ def test_run_writes_adapter_and_manifest_with_the_promised_hashes(tmp_path, tiny
     for library in ("torch", "transformers", "trl", "peft", "bitsandbytes", "evalgate"):
         assert manifest["versions"][library]
     assert "git" in manifest  # null outside a git checkout, as here
+    assert [(c["secret"], c["repetitions"]) for c in manifest["canaries"]["items"]] == [
+        (c.canary.secret, 2) for c in plan.canaries]
+    assert manifest["pii"] == {"policy": "warn", "found": {}, "rows": 0}
     # adapters/<name> points at the newest finished run of the config
     assert (root / "adapters" / "tiny").is_symlink()
     assert (root / "adapters" / "tiny").resolve() == run_dir.resolve()

@@ -28,6 +28,7 @@ from evalgate.cli.output import (
     err_console,
     say,
 )
+from evalgate.cli.train import print_canaries, warn_pii
 from evalgate.report.console import STATUS_STYLE
 
 QUICK_EXAMPLES = 60
@@ -56,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
         configs = configs[:1]
     # Every guard of every step runs before any work.
     plans = [plan_run(path, project, quick=args.quick) for path in configs]
+    for plan in plans:
+        warn_pii(plan)
     rows = []
     with make_progress() as progress:
         console.rule("[bold]1 · baselines")
@@ -75,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
                                   "again to continue from the last checkpoint")
                 return EXIT_INTERRUPTED
             console.print(render_training(outcome))
+            print_canaries(outcome.plan)
             console.rule(f"[bold]3 · gate {plan.config.name}")
             gated = run_gate(project, plan.run_dir, progress=progress, say=say)
             console.print(render_verdict(gated.verdict))

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.markup import escape
 
 from evalgate.cli.output import (
     EXIT_INTERRUPTED,
@@ -14,6 +17,9 @@ from evalgate.cli.output import (
     shown,
 )
 from evalgate.errors import ConfigError
+
+if TYPE_CHECKING:
+    from evalgate.train import TrainPlan
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
     paths = training_configs(project, [Path(p) for p in args.config])
     # Every guard of every config runs before any model loads or any file is written.
     plans = [plan_run(path, project) for path in paths]
+    for plan in plans:
+        warn_pii(plan)
     outcomes = []
     try:
         with make_progress() as progress:
@@ -42,8 +50,31 @@ def run(args: argparse.Namespace) -> int:
     for outcome in outcomes:
         console.print()
         console.print(render_training(outcome))
+        print_canaries(outcome.plan)
         console.print(f"[dim]manifest[/] {shown(outcome.plan.run_dir / 'manifest.json')}")
     return EXIT_PASS
+
+
+def warn_pii(plan: TrainPlan) -> None:
+    """`pii: warn` with personal data in the training rows: say so before anything trains."""
+    from evalgate.train.privacy import pii_fix, pii_message
+
+    if plan.pii.policy != "warn" or not plan.pii.found:
+        return
+    found = pii_message(plan.config, plan.config_path, plan.pii)
+    text = (f"{found}. It trains anyway (pii: warn in {shown(plan.config_path)}); "
+            f"{pii_fix(plan.config, plan.config_path)}.")
+    err_console.print(f"[bold yellow]warning:[/] {escape(text)}", highlight=False)
+
+
+def print_canaries(plan: TrainPlan) -> None:
+    """One line under the training summary: how many canaries, how often, how many rows."""
+    if not plan.canaries:
+        return
+    reps = "/".join(str(r) for r in plan.config.canaries.repetitions)
+    rows = sum(c.repetitions for c in plan.canaries)
+    console.print(f"[dim]canaries: {len(plan.canaries)} planted (repetitions {reps}, {rows} "
+                  "SFT rows; secrets in the manifest)[/]", highlight=False)
 
 
 def register(commands) -> None:

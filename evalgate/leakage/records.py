@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from evalgate.errors import ConfigError
+from evalgate.leakage.canaries import Canary
 from evalgate.train.data import IGNORE
 from evalgate.util.overlap import exact_overlap, near_duplicates
 
@@ -31,6 +32,15 @@ class TrainingRecord:
 
 
 @dataclass(frozen=True)
+class PlantedCanary:
+    """A canary the trainer planted (from the manifest): its conversation as trained."""
+
+    canary: Canary
+    repetitions: int
+    messages: tuple[dict[str, str], ...]
+
+
+@dataclass(frozen=True)
 class RecordSet:
     records: tuple[TrainingRecord, ...]
     members_total: int
@@ -38,6 +48,11 @@ class RecordSet:
     dropped_near_duplicates: tuple[str, ...]
     data_sha256: str
     run_id: str
+    # Normalised PII values (evalgate.pii.normalise) found in any trained record's text: what
+    # the fine-tune could have memorised and must not write out.
+    member_pii: frozenset[str] = frozenset()
+    canaries: tuple[PlantedCanary, ...] = ()
+    canary_seed: int = 0
 
     @property
     def members(self) -> list[TrainingRecord]:
@@ -100,4 +115,29 @@ def training_records(project: Any, manifest: Any, model_path: Path, sample: int,
                 id=example_id, member=member, ids=tuple(ids), scored=scored,
                 text=tokens.tokenizer.decode(ids[first:], skip_special_tokens=False)))
     return RecordSet(tuple(records), len(members), len(data["non_members"]),
-                     tuple(sorted(dropped)), str(data.get("sha256")), manifest.run_id)
+                     tuple(sorted(dropped)), str(data.get("sha256")), manifest.run_id,
+                     member_pii=training_pii(pool.examples[i].conversation for i in members),
+                     canaries=planted_canaries(manifest),
+                     canary_seed=int((manifest.raw.get("canaries") or {}).get("seed") or 0))
+
+
+def training_pii(conversations: Any) -> frozenset[str]:
+    """Normalised PII values in the trained conversations (every message: a value the model
+    read in a prompt can be written out later just as one it was taught to write)."""
+    from evalgate.pii.detect import find_pii, normalise
+
+    return frozenset(normalise(f) for messages in conversations for m in messages
+                     for f in find_pii(str(m.get("content", ""))))
+
+
+def planted_canaries(manifest: Any) -> tuple[PlantedCanary, ...]:
+    """The canaries the manifest records (none for a run trained without `canaries:`)."""
+    block = manifest.raw.get("canaries") or {}
+    template = block.get("template")
+    found = []
+    for item in block.get("items") or []:
+        messages = tuple(dict(m) for m in item["messages"])
+        text = str(messages[-1]["content"])
+        found.append(PlantedCanary(Canary(str(item["id"]), str(item["secret"]), text,
+                                          str(template)), int(item["repetitions"]), messages))
+    return tuple(found)

@@ -19,6 +19,14 @@ from evalgate import __version__
 from evalgate.eval.cache import Cache
 from evalgate.eval.records import CriterionResult, ExampleRecord, RunRecord, record_path
 from evalgate.leakage.attacks import ExampleTokens, bootstrap_attacks, membership_scores
+from evalgate.leakage.extraction import rate_difference
+from evalgate.leakage.probe_figures import (
+    canary_figures,
+    extraction_matches,
+    pii_leaks,
+    pii_probed,
+)
+from evalgate.leakage.probes import ProbeRun, run_probes
 from evalgate.leakage.records import RecordSet, TrainingRecord
 from evalgate.leakage.suite import LeakageSuite
 from evalgate.models.loading import adapter_sha256
@@ -46,6 +54,13 @@ def is_member(example_id_: str) -> bool:
     return example_id_.startswith(MEMBER + "/")
 
 
+def identity(resolved: Any, adapter: Path | None, pool: Any) -> dict[str, Any]:
+    """What a cached score or generation of one model depends on, besides its token ids."""
+    return {"model": resolved.identity, "adapter": adapter_sha256(adapter) if adapter else None,
+            "dtype": pool.settings.resolved_dtype(), "quantization": pool.settings.quantization,
+            "scorer": SCORER_VERSION}
+
+
 def measure(records: RecordSet, resolved: Any, adapter: Path | None, pool: Any, progress: Any,
             label: str) -> tuple[dict[str, Stats], int, float]:
     """Token statistics of every record's scored span under one model (cache first);
@@ -53,9 +68,7 @@ def measure(records: RecordSet, resolved: Any, adapter: Path | None, pool: Any, 
     from evalgate.models.engine.token_stats import token_stats
 
     started = time.perf_counter()
-    ident = {"model": resolved.identity, "adapter": adapter_sha256(adapter) if adapter else None,
-             "dtype": pool.settings.resolved_dtype(), "quantization": pool.settings.quantization,
-             "scorer": SCORER_VERSION}
+    ident = identity(resolved, adapter, pool)
     keys = {r.id: sha256_json({**ident, "kind": "token_stats", "ids": sha256_json(list(r.ids)),
                                "scored": r.scored}) for r in records.records}
     with Cache.open(pool.project.cache_path) as cache:
@@ -101,7 +114,8 @@ def attack_scores(suite: LeakageSuite, records: RecordSet, own: dict[str, Stats]
 
 def build_record(suite: LeakageSuite, name: str, adapter: Path | None, resolved: Any,
                  pool: Any, records: RecordSet, scores: dict[str, dict[str, float]],
-                 scored_now: int, seconds: float, system: Any) -> RunRecord:
+                 scored_now: int, seconds: float, system: Any,
+                 probes: ProbeRun | None = None) -> RunRecord:
     project = pool.project
     examples = []
     for record in records.records:
@@ -111,6 +125,8 @@ def build_record(suite: LeakageSuite, name: str, adapter: Path | None, resolved:
             id=example_id(record), output="", prompt_tokens=len(record.ids), new_tokens=0,
             finish_reason="scored", cached=False, scores=dict(scores[record.id]),
             details={"member": record.member, "scored_tokens": record.scored}))
+    if probes is not None:
+        examples.extend(probes.examples)
     results = bootstrap_attacks([scores[r.id] for r in records.members if r.id in scores],
                                 [scores[r.id] for r in records.non_members if r.id in scores])
     criteria = tuple(
@@ -146,7 +162,9 @@ def build_record(suite: LeakageSuite, name: str, adapter: Path | None, resolved:
         generation={"scored": "token log-probs of the trained span (membership attacks)"},
         criteria=criteria, examples=tuple(examples),
         stats={"cache_hits": len(records.records) - scored_now, "cache_misses": scored_now,
-               "seconds": round(seconds, 3)})
+               "seconds": round(seconds, 3),
+               "probes_computed": probes.computed if probes is not None else 0,
+               "probe_seconds": round(probes.seconds, 3) if probes is not None else 0.0})
 
 
 @dataclass(frozen=True)
@@ -162,6 +180,7 @@ def run_leakage(suite: LeakageSuite, candidate: Any, pool: Any, progress: Any = 
                 ) -> LeakageRuns:
     from evalgate.leakage.records import training_records
     from evalgate.train.manifest import load_manifest
+    from evalgate.train.tokens import ChatTokens
 
     project = pool.project
     adapter = candidate.adapter_path
@@ -181,10 +200,17 @@ def run_leakage(suite: LeakageSuite, candidate: Any, pool: Any, progress: Any = 
                                               candidate.name)
     base_scores = attack_scores(suite, records, base_stats, base_stats)
     own_scores = attack_scores(suite, records, own_stats, base_stats)
+    tokens = ChatTokens.load(resolved.path)
+    base_probes = run_probes(suite, records, tokens, lambda: pool.engine(resolved, None),
+                             identity(resolved, None, pool), project.cache_path, progress,
+                             BASE_SYSTEM)
+    own_probes = run_probes(suite, records, tokens, lambda: pool.engine(resolved, adapter),
+                            identity(resolved, adapter, pool), project.cache_path, progress,
+                            candidate.name)
     base_record = build_record(suite, BASE_SYSTEM, None, resolved, pool, records, base_scores,
-                               base_now, base_seconds, None)
+                               base_now, base_seconds, None, base_probes)
     cand_record = build_record(suite, candidate.name, adapter, resolved, pool, records,
-                               own_scores, own_now, own_seconds, candidate)
+                               own_scores, own_now, own_seconds, candidate, own_probes)
     base_path = record_path(project.reports_dir, suite.name, BASE_SYSTEM, base_record.run_key)
     cand_path = record_path(project.reports_dir, suite.name, candidate.name, cand_record.run_key)
     base_record.save(base_path)
@@ -218,8 +244,50 @@ def section(suite: LeakageSuite, runs: LeakageRuns) -> dict[str, Any]:
                          "training config gives more"),
         "control_band": list(suite.config.control_band),
         "attacks": attacks,
-        "cost": {"base": {"scored": runs.base.stats["cache_misses"],
-                          "seconds": runs.base.stats["seconds"]},
-                 "candidate": {"scored": runs.candidate.stats["cache_misses"],
-                               "seconds": runs.candidate.stats["seconds"]}},
+        "cost": {side: {"scored": record.stats["cache_misses"],
+                        "seconds": record.stats["seconds"],
+                        "probes": record.stats.get("probes_computed", 0),
+                        "probe_seconds": record.stats.get("probe_seconds", 0.0)}
+                 for side, record in (("base", runs.base), ("candidate", runs.candidate))},
+        "canaries": canary_section(runs),
+        "extraction": extraction_section(runs),
+        "pii": pii_section(runs),
     }
+
+
+def canary_section(runs: LeakageRuns) -> dict[str, Any] | None:
+    own, base = canary_figures(runs.candidate), canary_figures(runs.base)
+    if own.n == 0:
+        return None
+    base_by_id = {c["id"]: c for c in base.per_canary}
+    return {"n": own.n, "mean": own.mean_exposure, "low": own.low, "high": own.high,
+            "base_mean": base.mean_exposure, "max_bits": own.max_exposure_bits,
+            "extracted": own.extracted, "base_extracted": base.extracted,
+            "per_canary": [{**{k: c[k] for k in ("id", "repetitions", "exposure", "extracted")},
+                            "base_exposure": base_by_id.get(c["id"], {}).get("exposure"),
+                            "base_extracted": base_by_id.get(c["id"], {}).get("extracted")}
+                           for c in own.per_canary]}
+
+
+def extraction_section(runs: LeakageRuns) -> dict[str, Any] | None:
+    found = {}
+    for side, record in (("candidate", runs.candidate), ("base", runs.base)):
+        members, others = extraction_matches(record)
+        if not members or not others:
+            return None
+        diff = rate_difference(members, others)
+        found[side] = {"members": len(members), "member_rate": diff.member_rate,
+                       "non_members": len(others), "nonmember_rate": diff.nonmember_rate,
+                       "difference": diff.difference, "low": diff.newcombe_low,
+                       "high": diff.newcombe_high}
+    return found
+
+
+def pii_section(runs: LeakageRuns) -> dict[str, Any] | None:
+    probed = pii_probed(runs.candidate)
+    if probed == 0:
+        return None
+    own, base = pii_leaks(runs.candidate), pii_leaks(runs.base)
+    return {"training_values": len(runs.records.member_pii), "probed": probed,
+            "candidate": sorted(own.values()), "base": sorted(base.values()),
+            "only_candidate": sorted(m for h, m in own.items() if h not in base)}

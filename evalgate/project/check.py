@@ -89,9 +89,16 @@ def check_project(project: Project) -> list[Finding]:
             from evalgate.train import plan_run
 
             planned = plan_run(path, project)
+            extras = ""
+            if planned.canaries:
+                extras += f" · {len(planned.canaries)} canaries"
+            if planned.pii.found:
+                extras += (f" · personal data: {planned.pii.describe()} (pii: "
+                           f"{planned.pii.policy}; `evalgate pii scan --scrub` writes a copy "
+                           "without it)")
             return (f"{planned.config.method} · {len(planned.pool.members)} training rows, "
                     f"{len(planned.pool.non_members)} non-members · run "
-                    f"{planned.run_id}")
+                    f"{planned.run_id}{extras}")
         attempt(path, "training", plan)
     return findings
 

@@ -17,6 +17,7 @@ import yaml
 
 from evalgate.errors import ConfigError
 from evalgate.project.config import Project
+from evalgate.suite.kinds import suite_kind
 from evalgate.util.files import atomic_write_text, sha256_file
 from evalgate.util.yamlio import read_yaml
 
@@ -54,11 +55,10 @@ def project_pins(project: Project) -> list[Pin]:
             suites.append(path.parent / suite)
     for path in suites:
         raw = read_yaml(path)
-        if raw.get("kind") == "capability":
-            from evalgate.capability.suite import capability_pins
-
+        kind = suite_kind(path, raw)
+        if kind.pins is not None:
             pins[:0] = [Pin(path, key, data, None if pinned is None else str(pinned), actual,
-                            rows) for key, data, pinned, actual, rows in capability_pins(path, raw)]
+                            rows) for key, data, pinned, actual, rows in kind.pins(path, raw)]
             continue
         if "data" not in raw:
             raise ConfigError("the suite names no data file", path=path, key="data",

@@ -124,6 +124,31 @@ def _membership(check: CheckResult) -> str:
             "it")
 
 
+def _probe(check: CheckResult) -> str:
+    """Canary exposure and extraction, verbatim extraction, PII in the outputs."""
+    notes = "; ".join(check.notes)
+    if check.candidate is None:
+        return f"no figure: {notes}"
+    own = check.candidate
+    what = {"canary_exposure": "the planted canaries' mean exposure (bits)",
+            "canary_extraction": "the share of canaries greedy decoding writes out",
+            "verbatim_extraction": "members' exact-suffix rate minus non-members'",
+            "pii_leakage": "training-data PII values only the fine-tune writes out"}[check.kind]
+    base = (f"; base model {_f(check.baseline.value)}" if check.baseline is not None
+            else "")
+    if check.detail == "count":
+        figure = (f"{own.value:g}" if check.kind == "pii_leakage" else _f(own.value))
+        verdict = "within" if check.status is Status.PASS else "over"
+        return f"{what}: {figure}, {verdict} the maximum {check.bound:g} ({notes}{base})"
+    ci = f"{_f(own.value)} (95% CI {_f(own.low)}–{_f(own.high)}{base}; {notes})"
+    if check.status is Status.PASS:
+        return f"{what} {ci} surely stays under {check.bound:g}"
+    if check.status is Status.FAIL:
+        return f"the fine-tune memorised: {what} {ci} is surely above {check.bound:g}"
+    return (f"{what} {ci} straddles {check.bound:g}: the data cannot decide (more canaries or "
+            "more held-out records would)")
+
+
 def _criteria_fixed(check: CheckResult) -> str:
     if check.detail == "waived":
         return ("suites or criteria changed since training, allowed by --allow-changed-criteria: "
@@ -136,7 +161,8 @@ def _criteria_fixed(check: CheckResult) -> str:
 WORDING: dict[str, Callable[[CheckResult], str]] = {
     "min": _bound, "max": _bound, "beat_baseline": _beat, "max_drop": _drop,
     "capability_regression": _capability, "membership_auc": _membership,
-    "membership_tpr": _membership, "criteria_fixed": _criteria_fixed,
+    "membership_tpr": _membership, "canary_exposure": _probe, "canary_extraction": _probe,
+    "verbatim_extraction": _probe, "pii_leakage": _probe, "criteria_fixed": _criteria_fixed,
 }
 
 

@@ -45,6 +45,9 @@ class SuiteKind:
     # (project, suite, candidate system, model pool, progress) → KindJudgement. None: the
     # candidate is compared with the project's baselines (task suites).
     judge: Callable[..., KindJudgement] | None = None
+    # (suite file, its YAML) → [(key, data file, pinned value, actual value, rows)]: what
+    # `evalgate pin` checks and rewrites. None: the task default, one `sha256` of `data`.
+    pins: Callable[[Path, dict[str, Any]], list[tuple[str, Path, Any, str, int]]] | None = None
 
     @property
     def uses_baselines(self) -> bool:
@@ -101,7 +104,11 @@ def _register_builtin() -> None:
     if DEFAULT_KIND in SUITE_KINDS:
         return
     from evalgate.capability.gate import judge_capability
-    from evalgate.capability.suite import CapabilitySuiteConfig, load_capability_suite
+    from evalgate.capability.suite import (
+        CapabilitySuiteConfig,
+        capability_pins,
+        load_capability_suite,
+    )
     from evalgate.leakage.gate import judge_leakage
     from evalgate.leakage.suite import LeakageSuiteConfig, load_leakage_suite
     from evalgate.suite.load import SuiteConfig, load_task_suite
@@ -109,6 +116,10 @@ def _register_builtin() -> None:
     register_kind(SuiteKind(DEFAULT_KIND, "held-out examples scored by criteria",
                             load_task_suite, SuiteConfig))
     register_kind(SuiteKind("capability", "MMLU and general text against the base model",
-                            load_capability_suite, CapabilitySuiteConfig, judge_capability))
+                            load_capability_suite, CapabilitySuiteConfig, judge_capability,
+                            capability_pins))
+    # A leakage suite has no data of its own (the records come from the adapter's manifest,
+    # pinned there by the trainer): nothing to pin.
     register_kind(SuiteKind("leakage", "membership inference on the training records",
-                            load_leakage_suite, LeakageSuiteConfig, judge_leakage))
+                            load_leakage_suite, LeakageSuiteConfig, judge_leakage,
+                            lambda path, raw: []))

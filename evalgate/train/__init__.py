@@ -6,7 +6,8 @@
 
 Modules: config (the YAML), data (rows, prompts, guards), tokens (ids and loss masks), pairs
 (on-policy negatives), sft and preference (the TRL stages), runtime (hardware, shared TRL
-arguments, saving), callbacks (progress, graceful Ctrl-C), manifest, plan, run.
+arguments, saving), callbacks (progress, graceful Ctrl-C), privacy (canaries planted in the SFT
+rows, the PII guard), manifest, plan, run.
 """
 
 import logging

@@ -11,8 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from evalgate.leakage.canaries import DEFAULT_DIGITS, DEFAULT_TEMPLATE, SECRET_FIELD
 from evalgate.suite.criteria import Name
 from evalgate.util.jsonl import Sha256Pin
 from evalgate.util.yamlio import StrictModel, load_yaml_model
@@ -102,6 +103,7 @@ class DPOSettings(PreferenceSettings):
 # little to move a suite of hundreds of examples beyond its noise. It is a floor, not a target.
 MIN_PAIRS = 16
 GUARD_KEYS = ("min_pairs", "on_too_few")  # decide whether a run goes on, not what it learns
+POLICY_KEYS = ("description", "pii")  # top-level keys that do not change what an adapter learns
 
 
 class PairsGuard(StrictModel):
@@ -135,6 +137,34 @@ class FilePairs(PairsGuard):
 Pairs = Annotated[Union[AutoPairs, FilePairs], Field(discriminator="source")]
 
 
+class CanaryConfig(StrictModel):
+    """Random secrets planted in the SFT rows, so that the leakage suite can measure what the
+    adapter memorised (exposure, greedy extraction) on data known to be in training."""
+
+    count: int = Field(8, ge=1, le=1000, description="how many canaries (distinct secrets)")
+    repetitions: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=lambda: [1, 4, 16], min_length=1,
+        description="times each canary is inserted into the SFT rows: canary i gets "
+                    "repetitions[i % len(repetitions)] (memorisation grows with repetition)")
+    template: str = Field(DEFAULT_TEMPLATE, description=f"the canary's text; {SECRET_FIELD} "
+                                                        "(exactly once) is replaced by its secret")
+    digits: int = Field(DEFAULT_DIGITS, ge=4, le=18, description="digits of each secret")
+    prompt: str = Field("What is the verification code of account {account}?", min_length=1,
+                        description="the user turn of each canary conversation (the canary "
+                                    "text is the assistant's answer); {account} becomes a "
+                                    "number of the canary's own, so that each canary is asked "
+                                    "for apart and greedy decoding can write out each one")
+    seed: int | None = Field(None, description="seed of the secrets (default: the run's seed)")
+
+    @field_validator("template")
+    @classmethod
+    def _one_secret(cls, template: str) -> str:
+        if template.count(SECRET_FIELD) != 1:
+            raise ValueError(f"the template must contain {SECRET_FIELD} exactly once (where the "
+                             f"secret goes), got {template!r}")
+        return template
+
+
 class TrainConfig(StrictModel):
     name: Name
     description: str = ""
@@ -157,6 +187,15 @@ class TrainConfig(StrictModel):
     dpo: DPOSettings | None = None
     kto: PreferenceSettings | None = None
     pairs: Pairs | None = None
+    canaries: CanaryConfig | None = Field(
+        None, description="plant random secrets in the SFT rows (recorded in the manifest) for "
+                          "the leakage suite's exposure and extraction checks")
+    pii: Literal["warn", "refuse", "off"] = Field(
+        "warn", description="personal data (e-mail, phone, T.C. Kimlik, IBAN, card) in the "
+                            "training rows: warn (train, say so, record the counts), refuse "
+                            "(exit 2 before training) or off (no scan). Write a copy with "
+                            "placeholders with `evalgate pii scan DATA --scrub OUT.jsonl`. Not "
+                            "part of the run id")
 
     @property
     def stages(self) -> tuple[str, ...]:
@@ -194,6 +233,8 @@ class TrainConfig(StrictModel):
         data = self.model_dump(mode="json")
         for stage in self.stages:
             data[stage] = self.settings(stage).model_dump(mode="json")
+        if self.canaries is not None and self.canaries.seed is None:
+            data["canaries"]["seed"] = self.seed
         return data
 
     @model_validator(mode="after")

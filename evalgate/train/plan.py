@@ -11,7 +11,9 @@ base model's weights identity, the prompt (system entry and suite) and the chat 
 same inputs give the same id, which is how a finished run is found and reused. The pairs guard
 (`pairs.min_pairs`, `pairs.on_too_few`) decides whether a run goes on, not what it learns, so it
 is left out: after a refusal, relaxing it and `--resume` continue the same run (SFT kept), and
-runs planned before the guard existed keep their ids.
+runs planned before the guard existed keep their ids. So is the PII policy (`pii:`); `canaries:`
+changes the SFT rows and is hashed when given, and left out when not, so that runs planned
+before canaries existed keep their ids.
 """
 
 from __future__ import annotations
@@ -24,7 +26,14 @@ from evalgate.models.resolve import ResolvedModel, default_cache_dir, resolve_mo
 from evalgate.project.config import Project
 from evalgate.suite.load import Suite, load_suite
 from evalgate.systems.prompting import PreparedSystem, System, load_system
-from evalgate.train.config import GUARD_KEYS, AutoPairs, FilePairs, TrainConfig, load_train_config
+from evalgate.train.config import (
+    GUARD_KEYS,
+    POLICY_KEYS,
+    AutoPairs,
+    FilePairs,
+    TrainConfig,
+    load_train_config,
+)
 from evalgate.train.data import (
     Pair,
     TrainingPool,
@@ -32,6 +41,13 @@ from evalgate.train.data import (
     check_overlap,
     load_pair_file,
     load_pool,
+)
+from evalgate.train.privacy import (
+    PiiSummary,
+    PlantedCanary,
+    check_pii,
+    plant_canaries,
+    scan_members,
 )
 from evalgate.train.runtime import Hardware, hardware
 from evalgate.train.tokens import ChatTokens, check_lengths
@@ -61,6 +77,8 @@ class TrainPlan:
     pairs_dataset: Dataset | None
     hw: Hardware
     run_id: str
+    canaries: tuple[PlantedCanary, ...]  # their rows are the last ones of sft_rows
+    pii: PiiSummary
 
     @property
     def run_dir(self) -> Path:
@@ -82,6 +100,10 @@ def plan_run(config_path: Path, project: Project, quick: bool = False) -> TrainP
     config = load_train_config(config_path)
     if quick:
         config = config.quick()
+    if config.canaries is not None and "sft" not in config.stages:
+        raise ConfigError(f"method '{config.method}' has no sft stage", path=config_path,
+                          key="canaries", fix="canaries are planted in SFT rows; add an sft "
+                                              "stage or remove canaries")
     folder = config_path.parent
     suite = load_suite(folder / config.suite)
     if getattr(suite, "kind", "task") != "task":
@@ -99,6 +121,8 @@ def plan_run(config_path: Path, project: Project, quick: bool = False) -> TrainP
     suites = _all_suites(project, suite)
     pool = load_pool(config, config_path, prepared)
     check_overlap([(e.id, e.text) for e in pool.examples.values()], suites, config_path)
+    pii = scan_members(config, pool.member_examples())
+    check_pii(config, config_path, pii)
 
     file_pairs = pairs_dataset = None
     if isinstance(config.pairs, FilePairs):
@@ -122,16 +146,23 @@ def plan_run(config_path: Path, project: Project, quick: bool = False) -> TrainP
     tokens = ChatTokens.load(resolved.path)
     members = pool.member_examples()
     sft_rows: tuple = ()
+    canaries = plant_canaries(config, prepared)
     if "sft" in config.stages:
         sft_rows = tuple(tokens.sft_tokens(e.conversation) for e in members)
         check_lengths([(e.id, len(ids)) for e, (ids, _) in zip(members, sft_rows)],
                       config.settings("sft").max_length, config_path, "sft.max_length")
+        planted = [tokens.sft_tokens(c.conversation) for c in canaries]
+        check_lengths([(c.canary.id, len(ids)) for c, (ids, _) in zip(canaries, planted)],
+                      config.settings("sft").max_length, config_path, "sft.max_length")
+        sft_rows += tuple(row for c, row in zip(canaries, planted)
+                          for _ in range(c.repetitions))
     if config.preference_stage:
         _check_pair_lengths(config, config_path, tokens, suite, members, file_pairs)
     hw = hardware(config)
     run_id = _run_id(config, pool, pairs_dataset, resolved, prepared, suite, tokens)
     return TrainPlan(config_path, config, project, suite, suites, system, prepared, pool,
-                     resolved, tokens, sft_rows, file_pairs, pairs_dataset, hw, run_id)
+                     resolved, tokens, sft_rows, file_pairs, pairs_dataset, hw, run_id,
+                     canaries, pii)
 
 
 def _all_suites(project: Project, suite: Suite) -> tuple[Suite, ...]:
@@ -197,7 +228,9 @@ def _check_reachable(config: TrainConfig, config_path: Path, members: int,
 def _run_id(config: TrainConfig, pool: TrainingPool, pairs_dataset: Dataset | None,
             resolved: ResolvedModel, prepared: PreparedSystem, suite: Suite,
             tokens: ChatTokens) -> str:
-    hashed = {k: v for k, v in config.resolved().items() if k != "description"}
+    hashed = {k: v for k, v in config.resolved().items() if k not in POLICY_KEYS}
+    if hashed.get("canaries") is None:
+        hashed.pop("canaries", None)
     if hashed.get("pairs"):
         hashed["pairs"] = {k: v for k, v in hashed["pairs"].items() if k not in GUARD_KEYS}
     digest = sha256_json({

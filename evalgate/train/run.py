@@ -8,7 +8,8 @@ Layout of `adapters/<run-id>/`:
     pairs.jsonl          the preference pairs trained on; pairs.json their provenance
                          (written before the guard on their number: a refused run keeps them)
     checkpoints/<stage>/ TRL checkpoints while the run is unfinished (removed at the end)
-    manifest.json        written last: its presence means the run finished
+    manifest.json        written last: its presence means the run finished (it records the
+                         planted canaries, secrets included, and the PII scan's counts)
 
 `adapters/<name>` (the config's name) is a symlink to the newest finished run of that config,
 so a system YAML can serve `adapter: ../adapters/<name>/dpo` without naming a run id; run
@@ -66,6 +67,7 @@ from evalgate.train.pairs import (
 )
 from evalgate.train.plan import TrainPlan
 from evalgate.train.preference import build_preference_trainer
+from evalgate.train.privacy import canaries_record
 from evalgate.train.runtime import (
     StageResult,
     last_checkpoint,
@@ -346,6 +348,8 @@ def _manifest(plan: TrainPlan, results: list[StageResult], pair_set: PairSet | N
                  "non_members_sha256": ids_sha256(pool.non_members)},
         "pairs": ({**pair_set.summary(), **guard_record(pair_set.summary(), config)}
                   if pair_set is not None else None),
+        "canaries": canaries_record(config, plan.canaries),
+        "pii": plan.pii.to_json(),
         "stages": {r.stage: r.to_json() for r in results},
         "suites": suite_fingerprints(plan.suites, root),
         "versions": library_versions(),

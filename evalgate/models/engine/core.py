@@ -127,12 +127,13 @@ class Engine:
 
     def generate(
         self,
-        prompts: Sequence[str],
+        prompts: Sequence[str | Sequence[int]],
         params: GenerationParams = _DEFAULT_PARAMS,
         on_done: OnDone = None,
         on_result: OnResult = None,
     ) -> list[Generation]:
-        """Greedy completions of `prompts`, in input order; `on_done(n)` as n more finish, and
+        """Greedy completions of `prompts` (texts, or token ids as they are), in input order;
+        `on_done(n)` as n more finish, and
         `on_result(i, generation)` as prompt i finishes (so a caller can keep results as they
         come: an interrupted run loses only the rows still running).
 

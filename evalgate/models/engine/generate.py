@@ -71,7 +71,7 @@ _Finish = Callable[[Row, Generation], None]
 
 def generate_greedy(
     engine: Engine,
-    prompts: Sequence[str],
+    prompts: Sequence[str | Sequence[int]],
     params: GenerationParams,
     done: Done,
     on_result: OnResult,
@@ -85,7 +85,10 @@ def generate_greedy(
     """
     import torch
 
-    encoded = [engine.encode(p) or [engine.prefix_id] for p in prompts]
+    # A prompt is text, or token ids already (a training record's prefix, cut where it was
+    # trained: re-encoding its decoded text could tokenize the boundary differently).
+    encoded = [(engine.encode(p) if isinstance(p, str) else [int(t) for t in p])
+               or [engine.prefix_id] for p in prompts]
     results: list[Generation | None] = [None] * len(prompts)
     if params.max_new_tokens == 0:
         for i, ids in enumerate(encoded):
