@@ -120,7 +120,7 @@ def canary_exposures(suite: LeakageSuite, records: RecordSet, tokens: Any, engin
         secrets = [planted.canary.secret, *candidate_secrets(planted.canary, r,
                                                              suite.config.canaries.seed)]
         for secret in secrets:
-            messages = [*planted.messages[:-1],
+            messages = [*planted.conversation[:-1],
                         {"role": "assistant", "content": planted.canary.render(secret)}]
             ids, labels = tokens.sft_tokens(messages)
             first = next((k for k, label in enumerate(labels) if label != IGNORE), len(ids))
@@ -143,7 +143,7 @@ def canary_probes(records: RecordSet, tokens: Any) -> list[Probe]:
 
     probes = []
     for planted in records.canaries:
-        ids, labels = tokens.sft_tokens(list(planted.messages))
+        ids, labels = tokens.sft_tokens(list(planted.conversation))
         start = next((k for k, label in enumerate(labels) if label != IGNORE), len(ids))
         end = start
         while end < len(ids) and planted.canary.prefix.startswith(

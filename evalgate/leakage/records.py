@@ -18,6 +18,7 @@ from typing import Any
 
 from evalgate.errors import ConfigError
 from evalgate.leakage.canaries import Canary
+from evalgate.train.privacy import PlantedCanary
 from evalgate.train.data import IGNORE
 from evalgate.util.overlap import exact_overlap, near_duplicates
 
@@ -29,15 +30,6 @@ class TrainingRecord:
     ids: tuple[int, ...]
     scored: int  # the final `scored` tokens carried loss in training
     text: str  # the scored span as text (zlib's reference)
-
-
-@dataclass(frozen=True)
-class PlantedCanary:
-    """A canary the trainer planted (from the manifest): its conversation as trained."""
-
-    canary: Canary
-    repetitions: int
-    messages: tuple[dict[str, str], ...]
 
 
 @dataclass(frozen=True)
