@@ -16,7 +16,7 @@ from rich.progress import Progress
 
 from evalgate import __version__
 from evalgate.eval.cache import Cache, CachedGeneration
-from evalgate.eval.lengths import fit_prompts, model_window
+from evalgate.eval.lengths import model_window
 from evalgate.eval.records import (
     CriterionResult,
     ExampleRecord,
@@ -27,11 +27,12 @@ from evalgate.eval.records import (
 from evalgate.metrics.base import ExampleScore
 from evalgate.models.chat import render_chat
 from evalgate.models.engine import ENGINE_VERSION, Engine, GenerationParams, engine_for
-from evalgate.models.loading import adapter_sha256, load_model, load_tokenizer, model_settings
+from evalgate.models.loading import load_model, load_tokenizer, model_settings
 from evalgate.models.resolve import ResolvedModel, default_cache_dir, resolve_model
 from evalgate.project.config import Project
 from evalgate.stats import estimate_mean
 from evalgate.suite.load import Suite
+from evalgate.systems.backends import Backend, build_backend
 from evalgate.systems.prompting import PreparedSystem, Prompt, System
 from evalgate.util.clock import utc_now
 from evalgate.util.files import sha256_json, sha256_text
@@ -76,6 +77,10 @@ class ModelPool:
         """The model's context window, read from its config (no weights loaded)."""
         return model_window(resolved.path)
 
+    def backend(self, system: System) -> Backend:
+        """The backend `system` names (evalgate.systems.backends), built on this pool."""
+        return build_backend(system, self)
+
     def engine(self, resolved: ResolvedModel, adapter: Path | None) -> Engine:
         key = (str(resolved.path), str(adapter) if adapter else None)
         if key not in self._engines:
@@ -102,41 +107,28 @@ def evaluate(suite: Suite, system: System, pool: ModelPool, progress: Progress |
     caller validated it up front."""
     started = time.perf_counter()
     project = pool.project
-    resolved = pool.resolved(system.config.model or project.config.model.base)
-    adapter = system.adapter_path
-    adapter_hash = adapter_sha256(adapter) if adapter else None
-    tokenizer = pool.tokenizer(resolved)
-    dtype = pool.settings.resolved_dtype()
+    backend = pool.backend(system)
     params = GenerationParams(max_new_tokens=suite.config.generation.max_new_tokens,
                               stop=tuple(suite.config.generation.stop))
     prepared = prepared or system.prepare(suite)
-    identity = {
-        "model": resolved.identity, "adapter": adapter_hash, "dtype": dtype,
-        "quantization": pool.settings.quantization, "engine": ENGINE_VERSION,
-        "system": prepared.config_sha256, "generation": sha256_json(params.__dict__),
-    }
+    # Everything that shapes an output besides the prompt: the backend's identity (weights,
+    # adapter and dtype, or base URL and served model id), the recipe, the generation settings.
+    identity = {**backend.identity(), "system": prepared.config_sha256,
+                "generation": sha256_json(params.__dict__)}
 
     examples = suite.dataset.examples
     ids = suite.dataset.ids()
     inputs = [suite.render_input(ex) for ex in examples]
     built = [prepared.build(text) for text in inputs]
-    prompts = [render_chat(tokenizer, item.messages) for item in built]
+    prompts = [backend.render(item.messages) for item in built]
 
     def rebuild(index: int, text: str) -> str:
         built[index] = prepared.build(text)
-        return render_chat(tokenizer, built[index].messages)
-
-    def count(text: str) -> int:
-        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
-
-    def cut(text: str, keep: int) -> str:
-        ids_ = tokenizer(text, add_special_tokens=False)["input_ids"][:keep]
-        return tokenizer.decode(ids_, skip_special_tokens=True)
+        return backend.render(built[index].messages)
 
     # Before any model loads: prompts that leave no room for the answer (on_long_input).
-    truncated = {t.index: t for t in fit_prompts(
-        suite, inputs, prompts, count, rebuild, cut, pool.window(resolved),
-        params.max_new_tokens)}
+    truncated = {t.index: t for t in backend.fit(suite, inputs, prompts, rebuild,
+                                                 params.max_new_tokens)}
     keys = [sha256_json({**identity, "prompt": sha256_text(p)}) for p in prompts]
 
     with Cache.open(project.cache_path) as cache:
@@ -146,7 +138,6 @@ def evaluate(suite: Suite, system: System, pool: ModelPool, progress: Progress |
         generations = dict(cached)
         if unique_missing:
             first_index = {keys[i]: i for i in reversed(missing)}
-            engine = pool.engine(resolved, adapter)
             todo = [prompts[first_index[key]] for key in unique_missing]
             task = None
             if progress is not None:
@@ -181,7 +172,7 @@ def evaluate(suite: Suite, system: System, pool: ModelPool, progress: Progress |
                     save()
 
             try:
-                outputs = engine.generate(todo, params, on_done=advance, on_result=keep)
+                outputs = backend.generate(todo, params, on_done=advance, on_result=keep)
             finally:
                 save()
             new_tokens = sum(out.new_tokens for out in outputs)
@@ -229,6 +220,7 @@ def evaluate(suite: Suite, system: System, pool: ModelPool, progress: Progress |
                         "`truncated_from` in the run record")
 
     run_key = sha256_json({**identity, "suite": suite.config_sha256, "scorer": SCORER_VERSION})
+    adapter = system.adapter_path
     hits = sum(key in cached for key in keys)
     seconds = time.perf_counter() - started
     record = RunRecord(
@@ -243,9 +235,8 @@ def evaluate(suite: Suite, system: System, pool: ModelPool, progress: Progress |
                 "path": display_path(system.path, project.root) if system.path else None,
                 "config_sha256": prepared.config_sha256,
                 "adapter": display_path(adapter, project.root) if adapter else None,
-                "adapter_sha256": adapter_hash},
-        model={"ref": resolved.ref, "identity": resolved.identity, "source": resolved.source,
-               "dtype": dtype, "quantization": pool.settings.quantization},
+                "adapter_sha256": identity.get("adapter"), "backend": backend.kind},
+        model=backend.describe(),
         generation={"max_new_tokens": params.max_new_tokens, "stop": list(params.stop),
                     "greedy": True, "stopped_at_limit": stopped},
         criteria=tuple(criteria),

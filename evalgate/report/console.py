@@ -20,6 +20,15 @@ def format_value(value: float) -> str:
     return "n/a" if value != value else f"{value:.3f}"
 
 
+def _model_line(model: dict, adapter: str) -> str:
+    """Where the outputs came from: a local model's weights, or an endpoint's served model."""
+    if model.get("backend", "local") != "local":
+        return (f"[dim]model[/] {model['served_model']} [dim]at {model['base_url']} · "
+                f"{model['backend']} endpoint[/]")
+    return (f"[dim]model[/] {model['ref']}{adapter} [dim]· {model['dtype']} · "
+            f"{model['quantization']} · weights {model['identity'][:12]}[/]")
+
+
 def render_run(record: RunRecord) -> Group:
     suite, system, model = record.suite, record.system, record.model
     title = (f"[bold]{system['name']}[/] on [bold]{suite['name']}[/] "
@@ -54,10 +63,10 @@ def render_run(record: RunRecord) -> Group:
     cache_note = " — all cached, nothing generated" if stats["cache_misses"] == 0 else ""
     facts = [
         *lines,
-        f"[dim]model[/] {model['ref']}{adapter} [dim]· {model['dtype']} · "
-        f"{model['quantization']} · weights {model['identity'][:12]}[/]",
+        _model_line(model, adapter),
         f"[dim]data[/] {suite['path']} [dim]· data {suite['data_sha256'][:12]} · "
-        f"system {system['config_sha256'][:12]} · engine v{record.engine_version}[/]",
+        f"system {system['config_sha256'][:12]} · "
+        f"{model.get('engine') or f'engine v{record.engine_version}'}[/]",
         f"[dim]cache[/] {stats['cache_hits']} hits / {stats['cache_misses']} misses{cache_note}"
         f" [dim]· {stats['new_tokens']} new tokens · {stats['seconds']:.1f} s[/]",
     ]

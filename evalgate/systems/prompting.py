@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from evalgate.errors import ConfigError
 from evalgate.suite.criteria import Name
+from evalgate.systems.backends import BackendConfig, LocalConfig
 from evalgate.systems.retrieval import Chunk, Method, Retriever, load_corpus
 from evalgate.util.files import sha256_json
 from evalgate.util.jsonl import Dataset, load_jsonl
@@ -83,6 +84,24 @@ class SystemConfig(StrictModel):
     prompts: dict[str, PromptTemplate] = Field(
         default_factory=lambda: {"default": PromptTemplate()},
         description="per suite name, or `default` for every suite")
+    backend: BackendConfig = Field(
+        default_factory=LocalConfig,
+        description="where prompts are answered: local (this process, the default) or openai "
+                    "(an OpenAI-compatible endpoint: base_url, model, api_key_env)")
+
+    @field_validator("backend", mode="before")
+    @classmethod
+    def _backend_by_name(cls, value: Any) -> Any:
+        return {"kind": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _endpoint_names_its_model(self) -> "SystemConfig":
+        if self.backend.kind != "local" and (self.model or self.adapter):
+            raise ValueError(
+                f"`model` and `adapter` are for the local backend; a {self.backend.kind} "
+                "endpoint serves its own model: name it (or its fine-tune / LoRA id) in "
+                "`backend.model`")
+        return self
 
 
 @dataclass(frozen=True)
@@ -154,7 +173,9 @@ class PreparedSystem:
         """Hash of this suite's prompt entry and model reference: what shapes its outputs.
 
         Editing the prompt of another suite must not invalidate this suite's cached outputs, and
-        the adapter counts by its content hash (in the cache key), not by the path naming it."""
+        the adapter counts by its content hash (in the cache key), not by the path naming it.
+        The backend's identity is in the cache key too (evalgate.eval.run), so a local and an
+        endpoint run of one recipe share nothing but this hash."""
         return sha256_json({"model": self.system.config.model,
                             "template": self.template.model_dump(mode="json")})
 

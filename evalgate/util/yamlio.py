@@ -63,7 +63,7 @@ def parse_model(model: type[ModelT], data: dict[str, Any], path: Path,
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
-            key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+            key = ".".join(_user_key(data, error["loc"])) or "(top level)"
             message = error["msg"]
             if error["type"] == "extra_forbidden":
                 message = "unknown key (a typo? unknown keys are not allowed)"
@@ -78,6 +78,20 @@ def parse_model(model: type[ModelT], data: dict[str, Any], path: Path,
             path=path,
             fix="correct the keys listed above (see README for the format)",
         ) from exc
+
+
+def _user_key(data: Any, loc: tuple[Any, ...]) -> list[str]:
+    """The key as the user wrote it: pydantic puts a discriminated union's tag into the error
+    location (`backend.openai.base_url`); the file says `backend: {kind: openai, base_url:}`."""
+    parts, node = [], data
+    for part in loc:
+        if isinstance(node, dict) and part not in node and node.get("kind") == part:
+            continue
+        parts.append(str(part))
+        node = node.get(part) if isinstance(node, dict) else (
+            node[part] if isinstance(node, list) and isinstance(part, int)
+            and part < len(node) else None)
+    return parts
 
 
 def load_yaml_model(model: type[ModelT], path: Path,
