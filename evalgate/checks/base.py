@@ -225,6 +225,9 @@ class GateEvidence:
     # the manifest pinned but not among them was not removed, only not asked about.
     partial: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # evalgate.lock (evalgate.project.lock.Lock): the provenance of a candidate evalgate did
+    # not train, in place of a manifest.
+    lock: Any = None
 
 
 class CriterionCheck(Protocol):

@@ -22,22 +22,31 @@ class CriteriaFixed:
     needs: ClassVar[frozenset[str]] = frozenset({"manifest"})
 
     def decide(self, evidence: GateEvidence) -> CheckResult | None:
-        manifest = evidence.manifest
-        if manifest is None:
+        # The training manifest when evalgate trained the candidate; else evalgate.lock.
+        source = evidence.manifest if evidence.manifest is not None else evidence.lock
+        if source is None:
             return None  # a candidate without a training manifest (a system YAML in pytest)
-        changes = changed_criteria(manifest, list(evidence.suites),
+        by_lock = evidence.manifest is None
+        since = "the lock was written" if by_lock else "the adapter was trained"
+        changes = changed_criteria(source, list(evidence.suites),
                                    judged_all=not evidence.partial)
         if changes and not evidence.allow_changed_criteria:
+            restore = ("restore the suites as they were when evalgate.lock was written (git "
+                       "shows the change)" if by_lock else
+                       "restore the suites as they were at training time, re-train")
             raise ConfigError(
-                "suites or criteria changed since the adapter was trained:\n  - "
-                + "\n  - ".join(changes), path=manifest.path, key="suites",
-                fix="restore the suites as they were at training time, re-train, or pass "
-                    "--allow-changed-criteria (it is written into the verdict and the report)")
-        return CheckResult(suite="(all suites)", criterion="criteria fixed before training",
+                f"suites or criteria changed since {since}:\n  - " + "\n  - ".join(changes),
+                path=source.path, key="suites",
+                fix=f"{restore}, or pass --allow-changed-criteria (it is written into the "
+                    "verdict and the report)")
+        return CheckResult(suite="(all suites)",
+                           criterion=("criteria fixed by evalgate.lock" if by_lock else
+                                      "criteria fixed before training"),
                            metric="provenance", kind=self.kind, bound=0.0,
-                           bound_text="suites and criteria unchanged since training",
+                           bound_text=f"suites and criteria unchanged since {since}",
                            status=Status.PASS, n=len(evidence.suites), candidate=None,
-                           detail="waived" if changes else None, notes=tuple(changes))
+                           detail="waived" if changes else ("lock" if by_lock else None),
+                           notes=tuple(changes))
 
 
 def changed_criteria(manifest: Any, suites: list[Any], judged_all: bool = True) -> list[str]:

@@ -1,5 +1,9 @@
-"""`evalgate gate ADAPTER`: the adapter on every suite against the best baselines → verdict and
-reports; `--promote` then hands a PROMOTE to `evalgate promote`."""
+"""`evalgate gate CANDIDATE`: the candidate on every suite against the best baselines → verdict
+and reports; `--promote` then hands a PROMOTE to `evalgate promote`.
+
+CANDIDATE is a training run folder (adapters/<run-id>), a PEFT adapter folder trained by another
+tool with `--system` (the system it is served with), or a system YAML (an adapter or an
+endpoint serving a fine-tuned model); the last two need evalgate.lock (`evalgate lock`)."""
 
 from __future__ import annotations
 
@@ -27,22 +31,28 @@ def run(args: argparse.Namespace) -> int:
     project = load_project(args.project)
     with make_progress() as progress:
         outcome = run_gate(project, Path(args.adapter),
+                           system=Path(args.system) if args.system else None,
                            allow_changed_criteria=args.allow_changed_criteria,
                            progress=progress, say=say)
     print_verdict(outcome)
     if not outcome.verdict.promoted:
         return EXIT_REJECT
     if args.promote:
-        return promote_and_say(project, Path(args.adapter), args.alias)
+        return promote_and_say(project, Path(args.adapter), args.alias,
+                               system=Path(args.system) if args.system else None)
     return EXIT_PASS
 
 
 def register(commands) -> None:
     parser = commands.add_parser(
-        "gate", help="evaluate a trained adapter on every suite and decide against the best "
+        "gate", help="evaluate a candidate on every suite and decide against the best "
                      "baselines (writes reports/gate/<run-id>/)")
-    parser.add_argument("adapter", metavar="ADAPTER",
-                        help="the training run folder (adapters/<run-id>) or its manifest.json")
+    parser.add_argument("adapter", metavar="CANDIDATE",
+                        help="a training run folder (adapters/<run-id>), a PEFT adapter folder "
+                             "with --system, or a system YAML (adapter or endpoint)")
+    parser.add_argument("--system", metavar="FILE", default=None,
+                        help="for an adapter evalgate did not train: the system YAML it is "
+                             "served with (needs evalgate.lock)")
     parser.add_argument("--allow-changed-criteria", action="store_true",
                         help="gate even though suites or criteria changed since training "
                              "(written into the verdict and the report)")

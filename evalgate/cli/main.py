@@ -12,14 +12,26 @@ import traceback
 from collections.abc import Sequence
 
 from evalgate import __version__
-from evalgate.cli import baseline, check, gate, init, pii, pin, promote, registry, report, train
+from evalgate.cli import (
+    baseline,
+    check,
+    gate,
+    init,
+    lock,
+    pii,
+    pin,
+    promote,
+    registry,
+    report,
+    train,
+)
 from evalgate.cli import eval as eval_command
 from evalgate.cli import run as run_command
 from evalgate.cli.output import EXIT_INTERRUPTED, EXIT_RUN, err_console
 from evalgate.errors import ConfigError, EvalgateError
 
 # In the order `evalgate --help` lists them: the path a project takes.
-COMMANDS = (init, check, pii, eval_command, baseline, train, gate, promote, registry,
+COMMANDS = (init, check, pii, eval_command, baseline, lock, train, gate, promote, registry,
             run_command, report, pin)
 
 

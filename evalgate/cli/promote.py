@@ -16,21 +16,23 @@ from evalgate.cli.output import (
 
 
 def promote_and_say(project, adapter: Path, alias: str, name: str | None = None,
-                    verdict: Path | None = None) -> int:
+                    verdict: Path | None = None, system: Path | None = None) -> int:
     """Promote, and say what happened: the registry entry, or why the verdict refuses it."""
     from evalgate.gate.promote import NotPromotable, promote
     from evalgate.report.common import blocking
 
     try:
-        entry = promote(project, adapter, alias=alias, name=name, verdict_path=verdict)
+        entry = promote(project, adapter, alias=alias, name=name, verdict_path=verdict,
+                        system=system)
     except NotPromotable as refused:
         reasons = blocking(refused.verdict)
         err_console.print(f"[bold red]not promoted:[/] {refused}: " + "; ".join(reasons[:3]),
                           highlight=False)
         return EXIT_REJECT
+    from evalgate.report.registry import candidate_text
+
     console.print(f"[bold green]promoted[/] {entry.name} {entry.version} → alias "
-                  f"[bold]{alias}[/] ({shown(entry.path)}; adapter "
-                  f"{entry.info['adapter_sha256'][:12]})")
+                  f"[bold]{alias}[/] ({shown(entry.path)}; {candidate_text(entry.info)})")
     return EXIT_PASS
 
 
@@ -39,13 +41,20 @@ def run(args: argparse.Namespace) -> int:
 
     project = load_project(args.project)
     return promote_and_say(project, Path(args.adapter), args.alias, args.name,
-                           Path(args.verdict) if args.verdict else None)
+                           Path(args.verdict) if args.verdict else None,
+                           Path(args.system) if args.system else None)
 
 
 def register(commands) -> None:
     parser = commands.add_parser(
-        "promote", help="copy an adapter with a PROMOTE verdict into registry/ and move an alias")
-    parser.add_argument("adapter", metavar="ADAPTER", help="the training run folder")
+        "promote", help="copy a candidate with a PROMOTE verdict into registry/ and move an "
+                        "alias (an endpoint is registered by reference)")
+    parser.add_argument("adapter", metavar="CANDIDATE",
+                        help="what `evalgate gate` judged: a training run folder, a PEFT "
+                             "adapter folder (with --system) or a system YAML")
+    parser.add_argument("--system", metavar="FILE", default=None,
+                        help="for an adapter evalgate did not train: the system it was gated "
+                             "with")
     parser.add_argument("--alias", default="production")
     parser.add_argument("--name", default=None, help="registry name (default: the run's name)")
     parser.add_argument("--verdict", default=None, metavar="FILE",

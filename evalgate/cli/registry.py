@@ -13,7 +13,7 @@ def run(args: argparse.Namespace) -> int:
     from evalgate.project import load_project
     from evalgate.registry import REGISTRY_DIR, Registry
     from evalgate.report.gate_console import render_verdict
-    from evalgate.report.registry import render_registry
+    from evalgate.report.registry import candidate_text, render_registry
 
     project = load_project(args.project)
     registry = Registry(project.root / REGISTRY_DIR)
@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_PASS
     entry = registry.rollback(args.name, args.alias, args.to)
     console.print(f"[bold]{args.name}:{args.alias}[/] → {entry.version} "
-                  f"(adapter {entry.info['adapter_sha256'][:12]})")
+                  f"({candidate_text(entry.info)})")
     return EXIT_PASS
 
 

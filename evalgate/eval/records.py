@@ -114,3 +114,28 @@ def record_path(reports_dir: Path, suite: str, system: str, run_key: str) -> Pat
     """Where a run record lives: one file per (suite, system, run key); unchanged runs overwrite
     their own file with identical content."""
     return reports_dir / "runs" / suite / f"{system}-{run_key[:12]}.json"
+
+
+def save_unmeasured(project: Any, suite: Any, system: Any, reason: str) -> tuple[RunRecord, Path]:
+    """The record of a suite a candidate could not be measured on (an endpoint gives no
+    log-probs; no manifest names the training records): no examples, and the reason in
+    `stats.unmeasured`, so every criterion of the suite is decided INCONCLUSIVE with that
+    reason and the verdict still recomputes from records alone."""
+    from evalgate import __version__
+    from evalgate.util.clock import utc_now
+    from evalgate.util.files import sha256_json
+    from evalgate.util.paths import display_path
+
+    run_key = sha256_json({"unmeasured": reason, "suite": suite.config_sha256,
+                           "system": system.name})
+    record = RunRecord(
+        run_key=run_key, created_at=utc_now(), evalgate_version=__version__, engine_version="",
+        suite={"name": suite.name, "path": display_path(suite.path, project.root),
+               "config_sha256": suite.config_sha256, "data_sha256": suite.dataset.sha256,
+               "n": 0},
+        system={"name": system.name, "kind": system.config.kind,
+                "backend": system.config.backend.kind},
+        model={}, generation={}, criteria=(), examples=(), stats={"unmeasured": reason})
+    path = record_path(project.reports_dir, suite.name, system.name, run_key)
+    record.save(path)
+    return record, path

@@ -113,6 +113,9 @@ def decide_criterion(spec: CriterionSpec, candidate: RunRecord,
                      seed: int = BOOTSTRAP_SEED) -> list[CheckResult]:
     """Every registered criterion check that applies to `spec`, on shared evidence."""
     applicable = [check for check in CRITERION_CHECKS.values() if check.applies(spec)]
+    unmeasured = candidate.stats.get("unmeasured")
+    if unmeasured:
+        return [unmeasured_result(spec, check.kind, unmeasured) for check in applicable]
     if spec.evidence == "records":
         whole = RecordEvidence(spec=spec, candidate=candidate,
                                baseline_system=baseline[0] if baseline else None,
@@ -120,6 +123,13 @@ def decide_criterion(spec: CriterionSpec, candidate: RunRecord,
         return [check.decide(whole) for check in applicable]
     found = evidence(spec, candidate, baseline, resamples, seed)
     return [check.decide(found) for check in applicable]
+
+
+def unmeasured_result(spec: CriterionSpec, kind: str, reason: str) -> CheckResult:
+    """A criterion the candidate could not be measured on: INCONCLUSIVE, with the reason."""
+    return CheckResult(suite=spec.suite, criterion=spec.name, metric=spec.metric, kind=kind,
+                       bound=0.0, bound_text="not measured", status=Status.INCONCLUSIVE, n=0,
+                       candidate=None, detail="unmeasured", notes=(reason,))
 
 
 def overall(checks: Sequence[CheckResult]) -> str:
@@ -166,14 +176,16 @@ def decide_all(specs: Sequence[CriterionSpec], candidates: Mapping[str, RunRecor
 
 def build_verdict(*, specs: Sequence[CriterionSpec],
                   candidates: Mapping[str, tuple[RunRecord, Path]], baseline_path: Path,
-                  root: Path, manifest: Any, suites: Sequence[Suite],
+                  root: Path, manifest: Any = None, suites: Sequence[Suite],
+                  candidate: Any = None,
                   gate_checks: Sequence[CheckResult] = (),
                   allow_changed_criteria: bool = False,
                   best: Mapping[tuple[str, str], tuple[str, RunRecord, Path]] | None = None,
                   sections: Mapping[str, Any] | None = None,
                   resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> Verdict:
     """Decide and assemble a verdict with every hash it rests on. `gate_checks` are the
-    gate-wide checks already decided (they come after the criteria's rows)."""
+    gate-wide checks already decided (they come after the criteria's rows). The candidate is
+    an evalgate.gate.candidate.Candidate, or (a trained adapter) just its `manifest`."""
     if best is None:
         baseline_json = json.loads(Path(baseline_path).read_text(encoding="utf-8"))
         best = best_baselines(baseline_json, root, [s.name for s in suites])
@@ -195,15 +207,28 @@ def build_verdict(*, specs: Sequence[CriterionSpec],
                           "run_key": record.run_key},
             "baselines": baselines}
     warnings = [w for record, _ in candidates.values() for w in record.warnings]
+    if candidate is not None:
+        manifest = candidate.manifest
+        adapter = candidate.adapter_info(root)
+        candidate_info = candidate.info(root)
+    else:
+        adapter = {"run_id": manifest.run_id, "name": manifest.name, "stage": manifest.stage,
+                   "path": display_path(manifest.adapter_dir, root),
+                   "sha256": manifest.adapter_sha256, "files": dict(manifest.adapter_files)}
+        candidate_info = {"kind": "trained", "provenance": {"kind": "manifest"}}
+    if manifest is not None:
+        base_model = dict(manifest.base_model)
+    else:  # as the candidate's runs recorded it: local weights, or the endpoint's model
+        base_model = next((dict(record.model) for record, _ in candidates.values()
+                           if record.model), {})
     return Verdict(
         decision=decision, checks=tuple(checks), created_at=utc_now(),
         evalgate_version=__version__,
-        adapter={"run_id": manifest.run_id, "name": manifest.name, "stage": manifest.stage,
-                 "path": display_path(manifest.adapter_dir, root),
-                 "sha256": manifest.adapter_sha256,
-                 "files": dict(manifest.adapter_files)},
-        manifest={"path": display_path(manifest.path, root), "sha256": manifest.sha256},
-        base_model=dict(manifest.base_model),
+        adapter=adapter,
+        manifest=({"path": display_path(manifest.path, root), "sha256": manifest.sha256}
+                  if manifest is not None else {}),
+        base_model=base_model,
+        candidate=candidate_info,
         suites={s.name: {"path": display_path(s.path, root), "config_sha256": s.config_sha256,
                          "data_sha256": s.dataset.sha256, "criteria": dict(s.fingerprints)}
                 for s in suites},

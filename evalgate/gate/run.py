@@ -18,14 +18,14 @@ from typing import Any
 
 from evalgate.checks import GATE_CHECKS, CheckResult, CriterionSpec, GateEvidence
 from evalgate.eval.baselines import BASELINE_FILE, load_suites, plan_baselines, run_baselines
-from evalgate.eval.records import RunRecord
-from evalgate.gate.candidate import candidate_system
+from evalgate.eval.records import RunRecord, save_unmeasured
+from evalgate.gate.candidate import resolve_candidate
 from evalgate.gate.decide import best_baselines, build_verdict, criterion_specs, decide_all
 from evalgate.gate.verdict import Verdict
 from evalgate.project.config import Project
 from evalgate.suite.load import Suite
 from evalgate.systems import System
-from evalgate.train.manifest import Manifest, load_manifest
+from evalgate.train.manifest import Manifest
 from evalgate.util.files import atomic_write_json, atomic_write_text
 
 REPORT_FILES = ("report.json", "report.md", "report.html", "junit.xml")
@@ -53,12 +53,15 @@ class Judgement:
 
 
 def gate_checks(manifest: Manifest | None, suites: list[Suite],
-                allow_changed_criteria: bool, partial: bool = False) -> list[CheckResult]:
+                allow_changed_criteria: bool, partial: bool = False,
+                lock: Any = None) -> list[CheckResult]:
     """Every registered gate-wide check (criteria fixed before training, …), decided before
     anything is evaluated: a refusal (exit 2) costs no model time. `partial`: `suites` are
-    some of the project's (the pytest plugin judges one suite file at a time)."""
+    some of the project's (the pytest plugin judges one suite file at a time). `lock`: the
+    provenance of a candidate without a manifest (evalgate.project.lock)."""
     evidence = GateEvidence(manifest=manifest, suites=tuple(suites),
-                            allow_changed_criteria=allow_changed_criteria, partial=partial)
+                            allow_changed_criteria=allow_changed_criteria, partial=partial,
+                            lock=lock)
     results = [check.decide(evidence) for check in GATE_CHECKS.values()]
     return [result for result in results if result is not None]
 
@@ -110,7 +113,7 @@ def judge(project: Project, candidate: System, suites: list[Suite], *, pool: Any
     its own (a capability suite: the base model) are judged by their kind. Shared by
     `evalgate gate` and the pytest plugin, so the two never disagree."""
     from evalgate.eval.run import evaluate
-    from evalgate.suite.kinds import kind_of
+    from evalgate.suite.kinds import kind_of, unmet_needs
 
     task_suites = [s for s in suites if kind_of(s).uses_baselines]
     # Bind every pair before any model loads: bad input fails fast and writes nothing.
@@ -128,6 +131,11 @@ def judge(project: Project, candidate: System, suites: list[Suite], *, pool: Any
     sections: dict[str, Any] = {}
     for suite in suites:
         kind = kind_of(suite)
+        unmet = unmet_needs(kind, candidate)
+        if unmet is not None:
+            candidates[suite.name] = save_unmeasured(project, suite, candidate, unmet)
+            say(f"suite '{suite.name}' not measured: {unmet}")
+            continue
         if kind.judge is not None:
             judged = kind.judge(project, suite, candidate, pool, progress)
             candidates[suite.name] = judged.candidate
@@ -149,22 +157,29 @@ def judge(project: Project, candidate: System, suites: list[Suite], *, pool: Any
     return Judgement(specs, candidates, best, checks, stale, sections)
 
 
-def run_gate(project: Project, adapter: Path, *, allow_changed_criteria: bool = False,
-             progress: Any = None, say: Any = print) -> GateOutcome:
+def run_gate(project: Project, target: Path, *, system: Path | None = None,
+             allow_changed_criteria: bool = False, progress: Any = None,
+             say: Any = print) -> GateOutcome:
+    """Gate a candidate (evalgate.gate.candidate): a training run folder, a PEFT adapter folder
+    served with `system`, or a system YAML (an adapter or a fine-tuned endpoint)."""
     from evalgate.eval.run import ModelPool
+    from evalgate.project.lock import baseline_changes
 
-    manifest = load_manifest(adapter)
+    candidate = resolve_candidate(project, target, system)
     suites = load_suites(project)
-    provenance = gate_checks(manifest, suites, allow_changed_criteria)
-    candidate = candidate_system(manifest, project)
-    judged = judge(project, candidate, suites, pool=ModelPool(project, progress),
+    provenance = gate_checks(candidate.manifest, suites, allow_changed_criteria,
+                             lock=candidate.lock)
+    if candidate.lock is not None:
+        for change in baseline_changes(candidate.lock, project):
+            say(f"note: {change} (the best baseline is measured as it is now)")
+    judged = judge(project, candidate.system, suites, pool=ModelPool(project, progress),
                    progress=progress, say=say)
     verdict = build_verdict(specs=judged.specs, candidates=judged.candidates,
                             baseline_path=project.reports_dir / BASELINE_FILE, root=project.root,
-                            manifest=manifest, suites=suites, gate_checks=provenance,
+                            candidate=candidate, suites=suites, gate_checks=provenance,
                             allow_changed_criteria=allow_changed_criteria, best=judged.best,
                             sections=judged.sections)
-    report_dir = gate_dir(project, manifest.run_id)
+    report_dir = gate_dir(project, candidate.run_id)
     write_reports(verdict, report_dir)
     return GateOutcome(verdict, report_dir, judged.baseline_refreshed)
 

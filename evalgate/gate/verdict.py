@@ -41,6 +41,10 @@ class Verdict:
     # Per suite, what its kind reports beyond the check rows (evalgate.report.sections), e.g.
     # a capability suite's base model against chance and the subjects that dropped most.
     sections: dict[str, Any] = field(default_factory=dict)
+    # What was judged and how its provenance is known (evalgate.gate.candidate): kind
+    # (trained / adapter / endpoint), the system it is served with, the endpoint, the lock.
+    # Verdicts written before candidates had kinds read as trained.
+    candidate: dict[str, Any] = field(default_factory=lambda: {"kind": "trained"})
 
     @property
     def promoted(self) -> bool:

@@ -177,30 +177,39 @@ class Registry:
         return Entry(name, version, path, info)
 
     # --- changing ---------------------------------------------------------------------------
-    def promote(self, *, name: str, adapter_dir: Path, manifest_path: Path, verdict_path: Path,
-                verdict: dict[str, Any], alias: str = DEFAULT_ALIAS) -> Entry:
-        """Copy adapter, manifest and verdict into a new version (or reuse the version that
-        already holds this adapter) and move `alias` to it. The caller has checked the verdict."""
+    def promote(self, *, name: str, adapter_dir: Path | None, verdict_path: Path,
+                verdict: dict[str, Any], alias: str = DEFAULT_ALIAS,
+                manifest_path: Path | None = None, lock_path: Path | None = None) -> Entry:
+        """Copy the adapter (by hash), its provenance (the training manifest, or evalgate.lock
+        for an adapter evalgate did not train) and the verdict into a new version, or reuse the
+        version that already holds this candidate, and move `alias` to it. An endpoint
+        candidate has no files: it is registered by reference (base URL and model id, in
+        entry.json and the verdict). The caller has checked the verdict."""
         safe_name(name, "registry name")
         safe_name(alias, "alias")
-        adapter_sha = verdict["adapter"]["sha256"]
+        identity = candidate_identity(verdict)
         with self.locked(), self._undo_new_folders(name):
             existing = next((v for v in self.versions(name)
-                             if self.entry_info(name, v).get("adapter_sha256") == adapter_sha),
-                            None)
+                             if _identity_of(self.entry_info(name, v)) == identity), None)
             if existing is None:
-                existing = self._add_version(name, adapter_dir, manifest_path, verdict_path,
-                                             verdict)
+                existing = self._add_version(name, adapter_dir, manifest_path, lock_path,
+                                             verdict_path, verdict, identity)
             previous = self.alias_target(name, alias)
             move_alias(self, name, alias, existing)
             entry = self.load(name, existing)
+            candidate = verdict.get("candidate") or {"kind": "trained"}
             self._audit({"action": "promote", "name": name, "version": existing,
-                         "alias": alias, "previous": previous, "adapter_sha256": adapter_sha,
-                         "manifest_sha256": verdict["manifest"]["sha256"],
+                         "alias": alias, "previous": previous,
+                         "kind": candidate.get("kind", "trained"),
+                         "adapter_sha256": verdict["adapter"].get("sha256"),
+                         "endpoint": candidate.get("endpoint"),
+                         "manifest_sha256": verdict["manifest"].get("sha256"),
+                         "lock_sha256": (candidate.get("provenance") or {}).get("sha256"),
                          "verdict_sha256": entry.info["files"]["verdict.json"],
                          "decision": verdict["decision"],
                          "allow_changed_criteria": verdict.get("allow_changed_criteria", False),
-                         "run_id": verdict["adapter"]["run_id"]})
+                         "run_id": verdict["adapter"].get("run_id") or verdict.get(
+                             "candidate", {}).get("name")})
         return entry
 
     def rollback(self, name: str, alias: str = DEFAULT_ALIAS, to: str | None = None) -> Entry:
@@ -221,7 +230,9 @@ class Registry:
             move_alias(self, name, alias, entry.version, rollback=True)
             self._audit({"action": "rollback", "name": name, "version": entry.version,
                          "alias": alias, "previous": current["version"],
-                         "adapter_sha256": entry.info["adapter_sha256"],
+                         "kind": entry.info.get("kind", "trained"),
+                         "adapter_sha256": entry.info.get("adapter_sha256"),
+                         "endpoint": entry.info.get("endpoint"),
                          "manifest_sha256": entry.info["files"].get("manifest.json"),
                          "verdict_sha256": entry.info["files"].get("verdict.json"),
                          "decision": entry.info.get("decision")})
@@ -238,25 +249,33 @@ class Registry:
     def entry_info(self, name: str, version: str) -> dict[str, Any]:
         return json.loads((self.name_dir(name) / version / "entry.json").read_text("utf-8"))
 
-    def _add_version(self, name: str, adapter_dir: Path, manifest_path: Path,
-                     verdict_path: Path, verdict: dict[str, Any]) -> str:
+    def _add_version(self, name: str, adapter_dir: Path | None, manifest_path: Path | None,
+                     lock_path: Path | None, verdict_path: Path, verdict: dict[str, Any],
+                     identity: str) -> str:
         folder = self.name_dir(name)
         folder.mkdir(parents=True, exist_ok=True)
         numbers = [int(p.name[1:]) for p in folder.iterdir() if re.fullmatch(r"v\d+", p.name)]
         version = f"v{max(numbers, default=0) + 1}"
         staging = folder / f".staging-{uuid.uuid4().hex}"
-        expected: dict[str, str] = verdict["adapter"]["files"]
+        expected: dict[str, str] = verdict["adapter"].get("files") or {}
+        candidate = verdict.get("candidate") or {"kind": "trained"}
         try:
-            # Exactly the files the verdict names (the gated adapter), nothing the trainer left
-            # beside them (its stage figures live in the manifest), each checked after the copy.
-            (staging / "adapter").mkdir(parents=True)
-            for file_name in sorted(expected):
-                safe_name(file_name, "adapter file")
-                if not (adapter_dir / file_name).is_file():
-                    raise RunError(f"adapter file {adapter_dir / file_name} is missing; re-run "
-                                   "`evalgate gate` on the adapter")
-                shutil.copy2(adapter_dir / file_name, staging / "adapter" / file_name)
-            shutil.copy2(manifest_path, staging / "manifest.json")
+            staging.mkdir(parents=True)
+            if adapter_dir is not None:
+                # Exactly the files the verdict names (the gated adapter), nothing left beside
+                # them (a trainer's stage figures live in the manifest), each checked after the
+                # copy.
+                (staging / "adapter").mkdir()
+                for file_name in sorted(expected):
+                    safe_name(file_name, "adapter file")
+                    if not (adapter_dir / file_name).is_file():
+                        raise RunError(f"adapter file {adapter_dir / file_name} is missing; "
+                                       "re-run `evalgate gate` on the adapter")
+                    shutil.copy2(adapter_dir / file_name, staging / "adapter" / file_name)
+            if manifest_path is not None:
+                shutil.copy2(manifest_path, staging / "manifest.json")
+            if lock_path is not None:
+                shutil.copy2(lock_path, staging / "evalgate.lock")
             shutil.copy2(verdict_path, staging / "verdict.json")
             files = {str(p.relative_to(staging)): sha256_file(p)
                      for p in sorted(staging.rglob("*")) if p.is_file()}
@@ -268,8 +287,11 @@ class Registry:
                                "re-run `evalgate gate` on it")
             atomic_write_json(staging / "entry.json", {
                 "name": name, "version": version, "created_at": _now(), "by": who(),
-                "adapter_sha256": verdict["adapter"]["sha256"], "run_id":
-                verdict["adapter"]["run_id"], "decision": verdict["decision"], "files": files})
+                "kind": candidate.get("kind", "trained"), "identity": identity,
+                "adapter_sha256": verdict["adapter"].get("sha256"),
+                "endpoint": candidate.get("endpoint"),
+                "run_id": verdict["adapter"].get("run_id") or candidate.get("name"),
+                "decision": verdict["decision"], "files": files})
             for path in [*staging.rglob("*")]:
                 if path.is_file():
                     _fsync_file(path)
@@ -291,6 +313,25 @@ class Registry:
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
+
+
+def candidate_identity(verdict: dict[str, Any]) -> str:
+    """What makes two promotions the same candidate: the adapter's hash, or for an endpoint
+    its base URL and model id."""
+    from evalgate.util.files import sha256_json
+
+    adapter = verdict["adapter"].get("sha256")
+    if adapter:
+        return adapter
+    endpoint = (verdict.get("candidate") or {}).get("endpoint")
+    if not endpoint:
+        raise ConfigError("the verdict names neither an adapter nor an endpoint",
+                          fix="re-run `evalgate gate`")
+    return "endpoint:" + sha256_json(endpoint)
+
+
+def _identity_of(info: dict[str, Any]) -> str | None:
+    return info.get("identity") or info.get("adapter_sha256")
 
 
 def move_alias(registry: Registry, name: str, alias: str, version: str,

@@ -96,3 +96,44 @@ def criterion_status(verdict, suite: str, criterion: str) -> str:
 
     return (Status.FAIL if Status.FAIL in statuses else Status.INCONCLUSIVE
             if Status.INCONCLUSIVE in statuses else Status.PASS).value
+
+
+def candidate_title(verdict) -> str:
+    """What was judged, in a few words: a trained adapter with its stage and run, an adapter
+    evalgate did not train, or an endpoint's served model."""
+    candidate, adapter = verdict.candidate, verdict.adapter
+    kind = candidate.get("kind", "trained")
+    if kind == "endpoint":
+        endpoint = candidate["endpoint"]
+        return f"endpoint {endpoint['model']} at {endpoint['base_url']}"
+    if kind == "adapter":
+        return f"external adapter {adapter['name']} (run {adapter['run_id']})"
+    return f"adapter {adapter['name']} ({adapter['stage']}, run {adapter['run_id'][:12]})"
+
+
+def provenance_rows(verdict) -> list[tuple[str, str]]:
+    """(label, value) rows saying what the verdict rests on: the adapter or endpoint, the
+    manifest or the lock (with the note that an external candidate's training time cannot be
+    verified), and the base model."""
+    candidate, adapter = verdict.candidate, verdict.adapter
+    rows: list[tuple[str, str]] = []
+    if adapter:
+        rows.append(("adapter", f"{adapter['path']} · {adapter['sha256']}"))
+    if candidate.get("endpoint"):
+        endpoint = candidate["endpoint"]
+        rows.append(("endpoint", f"{endpoint['model']} at {endpoint['base_url']} (by "
+                                 "reference: evalgate cannot hash a served model)"))
+    if verdict.manifest:
+        rows.append(("manifest", f"{verdict.manifest['path']} · {verdict.manifest['sha256']}"))
+    provenance = candidate.get("provenance") or {}
+    if provenance.get("kind") == "lock":
+        committed = provenance.get("committed")
+        when = (f"; committed {committed['date']} in {committed['commit'][:12]}" if committed
+                else "; not committed to git")
+        rows.append(("lock", f"{provenance.get('path')} · {provenance.get('sha256')} · written "
+                             f"{provenance.get('created_at')}{when}"))
+        rows.append(("training time", provenance.get("note", "cannot be verified")))
+    model = verdict.base_model
+    rows.append(("base model", f"{model.get('ref') or model.get('served_model', '?')} · "
+                               f"{model.get('identity', '')}"))
+    return rows

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from rich import box
 from rich.console import Group
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from evalgate.report.common import blocking, fmt_p, paired_figures
+from evalgate.report.common import blocking, candidate_title, fmt_p, paired_figures
 from evalgate.report.console import STATUS_STYLE, status_text
 from evalgate.report.sections import sections
 
@@ -24,9 +25,8 @@ def _fig(fig, signed: bool = False) -> Text:
 
 
 def render_verdict(verdict) -> Group:
-    adapter = verdict.adapter
-    table = Table(title=f"gate: [bold]{adapter['name']}[/] ({adapter['stage']}, run "
-                        f"{adapter['run_id'][:12]}) vs the best baselines",
+    table = Table(title=f"gate: [bold]{escape(candidate_title(verdict))}[/] vs the best "
+                        "baselines",
                   title_justify="left", header_style="bold", box=box.SIMPLE_HEAD,
                   show_lines=True, pad_edge=False)
     table.add_column("criterion · check", overflow="fold", min_width=18)
@@ -68,7 +68,13 @@ def render_verdict(verdict) -> Group:
     style = STATUS_STYLE.get(verdict.decision, "bold")
     parts.append(Panel(Text.assemble((verdict.decision, style), f"   {summary}"),
                        expand=False, border_style=style.replace("bold ", "")))
-    parts.append(Text(f"adapter sha256 {adapter['sha256'][:12]} · manifest "
-                      f"{verdict.manifest['sha256'][:12]} · baseline record "
-                      f"{verdict.baseline_record['sha256'][:12]}", style="dim"))
+    facts = [f"adapter sha256 {verdict.adapter['sha256'][:12]}"] if verdict.adapter else []
+    if verdict.manifest:
+        facts.append(f"manifest {verdict.manifest['sha256'][:12]}")
+    provenance = verdict.candidate.get("provenance") or {}
+    if provenance.get("kind") == "lock":
+        facts.append(f"evalgate.lock {str(provenance.get('sha256'))[:12]} of "
+                     f"{provenance.get('created_at')} (training time not verifiable)")
+    facts.append(f"baseline record {verdict.baseline_record['sha256'][:12]}")
+    parts.append(Text(" · ".join(facts), style="dim"))
     return Group(*parts)

@@ -12,6 +12,7 @@ from html import escape
 
 from evalgate.report.common import (
     blocking,
+    candidate_title,
     criteria_rows,
     criterion_status,
     fig_text,
@@ -19,6 +20,7 @@ from evalgate.report.common import (
     is_absolute_bound,
     nice_ticks,
     paired_figures,
+    provenance_rows,
 )
 from evalgate.report.sections import sections
 from evalgate.report.wording import reason
@@ -164,7 +166,7 @@ def _delta_chart(verdict) -> str:
 
 
 def render_html(verdict) -> str:
-    adapter = verdict.adapter
+    title = candidate_title(verdict)
     counts = verdict.counts()
     colour = COLOURS.get(verdict.decision, "#57606a")
     rows = []
@@ -195,10 +197,7 @@ def render_html(verdict) -> str:
         reasons = ('<div class="card"><h2 style="margin-top:0">Blocking</h2><ul>' + "".join(
             f"<li>{escape(r)}</li>" for r in blocking(verdict)) + "</ul></div>")
     warnings = "".join(f'<div class="card warn">{escape(w)}</div>' for w in verdict.warnings)
-    provenance = [("adapter", f"{adapter['path']} · {adapter['sha256']}"),
-                  ("manifest", f"{verdict.manifest['path']} · {verdict.manifest['sha256']}"),
-                  ("base model", f"{verdict.base_model.get('ref', '?')} · "
-                                 f"{verdict.base_model.get('identity', '')}"),
+    provenance = [*provenance_rows(verdict),
                   ("baseline record", f"{verdict.baseline_record['path']} · "
                                       f"{verdict.baseline_record['sha256']}")]
     for name, suite in verdict.suites.items():
@@ -214,12 +213,11 @@ def render_html(verdict) -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>evalgate verdict: {escape(verdict.decision)} — {escape(adapter['name'])}</title>
+<title>evalgate verdict: {escape(verdict.decision)} — {escape(title)}</title>
 <style>{CSS}</style></head>
 <body><main>
 <h1>evalgate verdict <span class="badge" style="background:{colour}">{escape(verdict.decision)}</span></h1>
-<div class="muted">adapter <b>{escape(adapter['name'])}</b> ({escape(adapter['stage'])}, run
-<span class="mono">{escape(adapter['run_id'][:12])}</span>) against the best baseline per criterion ·
+<div class="muted"><b>{escape(title)}</b> against the best baseline per criterion ·
 {counts['PASS']} pass · {counts['FAIL']} fail · {counts['INCONCLUSIVE']} inconclusive of
 {len(verdict.checks)} checks · {escape(verdict.created_at)}</div>
 {changed}{reasons}{warnings}

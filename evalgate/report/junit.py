@@ -24,7 +24,8 @@ def render_junit(verdict) -> str:
                                 errors="0", skipped="0", timestamp=verdict.created_at)
         props = ET.SubElement(element, "properties")
         for key, value in (("decision", verdict.decision),
-                           ("adapter_sha256", verdict.adapter["sha256"]),
+                           ("candidate", verdict.candidate.get("kind", "trained")),
+                           ("adapter_sha256", verdict.adapter.get("sha256") or ""),
                            ("suite_config_sha256",
                             verdict.suites.get(suite, {}).get("config_sha256", "")),
                            ("allow_changed_criteria", str(verdict.allow_changed_criteria))):

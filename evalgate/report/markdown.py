@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from evalgate.report.common import blocking, fig_text, fmt_p, paired_figures
+from evalgate.report.common import (
+    blocking,
+    candidate_title,
+    fig_text,
+    fmt_p,
+    paired_figures,
+    provenance_rows,
+)
 from evalgate.report.sections import sections
 
 
@@ -11,11 +18,10 @@ def _cell(text: str) -> str:
 
 
 def render_markdown(verdict) -> str:
-    adapter = verdict.adapter
     counts = verdict.counts()
     lines = [
         f"# evalgate verdict: **{verdict.decision}**", "",
-        f"Adapter **{adapter['name']}** ({adapter['stage']}, run `{adapter['run_id'][:12]}`) "
+        f"Candidate: **{_cell(candidate_title(verdict))}**, "
         f"against the best baseline per criterion — {counts['PASS']} pass, {counts['FAIL']} "
         f"fail, {counts['INCONCLUSIVE']} inconclusive of {len(verdict.checks)} checks.", ""]
     if verdict.allow_changed_criteria:
@@ -43,10 +49,7 @@ def render_markdown(verdict) -> str:
         lines += ["## Warnings", "", *[f"- {_cell(w)}" for w in verdict.warnings], ""]
     stats = verdict.statistics
     lines += ["## Provenance", "",
-              f"- adapter `{adapter['path']}` sha256 `{adapter['sha256']}`",
-              f"- manifest `{verdict.manifest['path']}` sha256 `{verdict.manifest['sha256']}`",
-              f"- base model `{verdict.base_model.get('ref', '?')}` "
-              f"(`{str(verdict.base_model.get('identity', ''))[:16]}`)",
+              *[f"- {label}: {_cell(value)}" for label, value in provenance_rows(verdict)],
               f"- baseline record `{verdict.baseline_record['path']}` sha256 "
               f"`{verdict.baseline_record['sha256'][:16]}`"]
     for name, suite in verdict.suites.items():

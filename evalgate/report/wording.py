@@ -150,9 +150,15 @@ def _probe(check: CheckResult) -> str:
 
 
 def _criteria_fixed(check: CheckResult) -> str:
+    by_lock = "lock" in check.criterion
     if check.detail == "waived":
-        return ("suites or criteria changed since training, allowed by --allow-changed-criteria: "
-                + "; ".join(check.notes))
+        since = "evalgate.lock was written" if by_lock else "training"
+        return (f"suites or criteria changed since {since}, allowed by "
+                "--allow-changed-criteria: " + "; ".join(check.notes))
+    if by_lock:
+        return (f"all {check.n} suite(s) and their criteria are as evalgate.lock recorded "
+                "them; the candidate was not trained by evalgate, so its training time cannot "
+                "be verified: the lock's time and hash are the provenance")
     return f"all {check.n} suite(s) and their criteria are as they were at training time"
 
 
@@ -168,6 +174,8 @@ WORDING: dict[str, Callable[[CheckResult], str]] = {
 
 def reason(check: CheckResult) -> str:
     """Why the check has its status, in one sentence with its figures."""
+    if check.detail == "unmeasured":
+        return f"not measured: {check.notes[0] if check.notes else 'no reason recorded'}"
     words = WORDING.get(check.kind)
     if words is not None:
         return words(check)

@@ -48,6 +48,11 @@ class SuiteKind:
     # (suite file, its YAML) → [(key, data file, pinned value, actual value, rows)]: what
     # `evalgate pin` checks and rewrites. None: the task default, one `sha256` of `data`.
     pins: Callable[[Path, dict[str, Any]], list[tuple[str, Path, Any, str, int]]] | None = None
+    # What a candidate must offer to be measured (see `unmet_needs`): "logprobs" (its backend
+    # scores log-likelihoods), "training_records" (a manifest names what it was trained on).
+    # A candidate that lacks one is not measured: every criterion of the suite says
+    # INCONCLUSIVE with the reason, never PASS by default.
+    needs: frozenset[str] = frozenset()
 
     @property
     def uses_baselines(self) -> bool:
@@ -79,6 +84,31 @@ def kind_of(suite: Any) -> SuiteKind:
     """The registered kind of a loaded suite (task suites carry no `kind` attribute)."""
     _register_builtin()
     return SUITE_KINDS[getattr(suite, "kind", DEFAULT_KIND)]
+
+
+def unmet_needs(kind: SuiteKind, candidate: Any) -> str | None:
+    """Why `candidate` (a System) cannot be measured on a suite of `kind`, or None."""
+    from evalgate.systems.backends import BACKENDS
+
+    backend = candidate.config.backend.kind
+    if "logprobs" in kind.needs and not BACKENDS[backend].build.scores_logprobs:
+        return (f"the candidate is served by a {backend} endpoint, which gives evalgate no "
+                f"log-probs; a {kind.name} suite scores log-likelihoods: gate the adapter "
+                "itself on the local backend (`evalgate gate ADAPTER --system SYSTEM.yaml`) "
+                "to measure it")
+    if "training_records" in kind.needs:
+        adapter = candidate.adapter_path
+        if adapter is None or not _has_manifest(adapter):
+            return ("the candidate was not trained by `evalgate train`: no manifest names its "
+                    "training records, so membership, canaries and training-data PII cannot "
+                    "be tested; train it with `evalgate train` to measure memorisation")
+    return None
+
+
+def _has_manifest(adapter: Path) -> bool:
+    from evalgate.train.manifest import MANIFEST
+
+    return any((folder / MANIFEST).is_file() for folder in (adapter, adapter.parent))
 
 
 def read_suite_config(path: Path) -> Any:
@@ -117,9 +147,10 @@ def _register_builtin() -> None:
                             load_task_suite, SuiteConfig))
     register_kind(SuiteKind("capability", "MMLU and general text against the base model",
                             load_capability_suite, CapabilitySuiteConfig, judge_capability,
-                            capability_pins))
+                            capability_pins, needs=frozenset({"logprobs"})))
     # A leakage suite has no data of its own (the records come from the adapter's manifest,
     # pinned there by the trainer): nothing to pin.
     register_kind(SuiteKind("leakage", "membership inference on the training records",
                             load_leakage_suite, LeakageSuiteConfig, judge_leakage,
-                            lambda path, raw: []))
+                            lambda path, raw: [],
+                            needs=frozenset({"logprobs", "training_records"})))
