@@ -117,6 +117,12 @@ def plan_run(config_path: Path, project: Project, quick: bool = False) -> TrainP
                           "adapter will be served with", path=system.path, key="adapter",
                           fix="remove `adapter:` (add it to a copy of the file to serve the "
                               "trained adapter)")
+    if system.config.backend.kind != "local":
+        raise ConfigError(f"the training system is served by a {system.config.backend.kind} "
+                          "endpoint; evalgate trains the local base model",
+                          path=system.path, key="backend",
+                          fix="point `system:` at a local system with the same prompts (the "
+                              "trained adapter can be served by an endpoint later)")
     prepared = system.prepare(suite)
     suites = _all_suites(project, suite)
     pool = load_pool(config, config_path, prepared)
