@@ -4,6 +4,8 @@ base model (adapter off) is the validity control."""
 
 from __future__ import annotations
 
+import json
+
 import random
 from pathlib import Path
 
@@ -64,6 +66,9 @@ def _project(root: Path, model: Path, rows: int, holdout: float, sft: dict,
     project["suites"].append("suites/memorisation.yaml")
     (root / "evalgate.yaml").write_text(yaml.safe_dump(project))
     assert main(["train", str(config), "--project", str(root)]) == 0
+    # The first training wrote the criteria down (evalgate.lock) before anything trained.
+    lock = json.loads((root / "evalgate.lock").read_text())
+    assert "memorisation" in lock["suites"]
     return root
 
 

@@ -151,3 +151,20 @@ def test_pairs_file_must_be_pinned_and_keep_non_members_out(tmp_path, tiny_model
                          "sha256": sha256_file(pairs)})
     code, err = _run(tmp_path, config, capsys)
     assert code == 2 and "pairs use non-member rows" in err
+
+
+def test_training_refuses_suites_that_differ_from_the_lock(tmp_path, tiny_model_dir, no_model,
+                                                           capsys):
+    """Criteria come first: once evalgate.lock exists, training against changed suites is
+    refused (the first training writes the lock; see test_train_run)."""
+    config = write_train_project(tmp_path, tiny_model_dir)
+    assert main(["lock", "--project", str(tmp_path)]) == 0
+    suite = tmp_path / "suites" / "tiny.yaml"
+    data = yaml.safe_load(suite.read_text())
+    data["criteria"][0]["min"] = 0.1
+    suite.write_text(yaml.safe_dump(data, sort_keys=False))
+    capsys.readouterr()
+    code, err = _run(tmp_path, config, capsys)
+    assert code == 2
+    assert "the suites differ from evalgate.lock" in err and "suite 'tiny'" in err
+    assert "evalgate lock --update" in err

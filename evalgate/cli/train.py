@@ -1,8 +1,15 @@
-"""`evalgate train`: LoRA adapters (SFT, then a preference stage) from training/*.yaml."""
+"""`evalgate train`: LoRA adapters (SFT, then a preference stage) from training/*.yaml.
+
+Under `accelerate launch` (several processes, see `evalgate.train.distributed`) only the main
+process shows anything: the PII warning, the progress bars, the summary and errors of the input
+(every process finds the same one). A failure of one process's own (a GPU out of memory) is
+still said by that process.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,34 +32,68 @@ if TYPE_CHECKING:
 def run(args: argparse.Namespace) -> int:
     from evalgate.project import load_project
     from evalgate.report.training import render_training
-    from evalgate.train import Interrupted, execute, plan_run, training_configs
+    from evalgate.train import Interrupted, distributed, execute, plan_run, training_configs
     from evalgate.util.progress import make_progress
 
-    project = load_project(args.project)
-    if args.resume and args.restart:
-        raise ConfigError("--resume and --restart contradict each other",
-                          fix="--resume continues an unfinished run, --restart discards it")
-    paths = training_configs(project, [Path(p) for p in args.config])
-    # Every guard of every config runs before any model loads or any file is written.
-    plans = [plan_run(path, project) for path in paths]
-    for plan in plans:
-        warn_pii(plan)
-    outcomes = []
+    main = distributed.is_main()
     try:
-        with make_progress() as progress:
+        project = load_project(args.project)
+        if args.resume and args.restart:
+            raise ConfigError("--resume and --restart contradict each other",
+                              fix="--resume continues an unfinished run, --restart discards it")
+        paths = training_configs(project, [Path(p) for p in args.config])
+        # Every guard of every config runs before any model loads or any file is written.
+        plans = [plan_run(path, project) for path in paths]
+        if main:
+            ensure_lock(project)
+            for plan in plans:
+                warn_pii(plan)
+        outcomes = []
+        with make_progress() if main else contextlib.nullcontext() as progress:
             for plan in plans:
                 outcomes.append(execute(plan, resume=args.resume, restart=args.restart,
                                         progress=progress))
     except Interrupted as stop:
-        err_console.print(f"[bold yellow]interrupted:[/] {stop}; continue with "
-                          "`evalgate train --resume`")
+        if main:
+            err_console.print(f"[bold yellow]interrupted:[/] {stop}; continue with "
+                              "`evalgate train --resume`")
         return EXIT_INTERRUPTED
+    except ConfigError:
+        if not main:  # the same input error in every process: the main process says it
+            err_console.quiet = True
+        raise
+    distributed.finish()
+    if not main:
+        return EXIT_PASS
     for outcome in outcomes:
         console.print()
         console.print(render_training(outcome))
         print_canaries(outcome.plan)
         console.print(f"[dim]manifest[/] {shown(outcome.plan.run_dir / 'manifest.json')}")
     return EXIT_PASS
+
+
+def ensure_lock(project) -> None:
+    """Criteria come first: the first training writes evalgate.lock (the suites as they are
+    before any adapter exists); later ones check that the suites still match it."""
+    from evalgate.eval.baselines import load_suites
+    from evalgate.project.lock import LOCK_FILE, load_lock, lock_changes, write_lock
+
+    suites = load_suites(project)
+    lock = load_lock(project)
+    if lock is None:
+        lock = write_lock(project, suites)
+        console.print(f"[bold]wrote[/] {shown(lock.path)} (sha256 {lock.sha256[:12]}): the "
+                      "suites and criteria as they are before this training; commit it",
+                      highlight=False)
+        return
+    changes = lock_changes(lock, project, suites)
+    if changes:
+        raise ConfigError(
+            f"the suites differ from {LOCK_FILE} (written {lock.created_at}):\n  - "
+            + "\n  - ".join(changes), path=lock.path,
+            fix="restore the suites, or if the change is deliberate re-lock with `evalgate lock "
+                "--update` and commit it before training")
 
 
 def warn_pii(plan: TrainPlan) -> None:

@@ -105,6 +105,11 @@ def ids_sha256(ids: Sequence[str]) -> str:
 #                                      system YAML it names (relative to the training YAML)
 #     base_model                       {ref, identity, source}
 #     suites.<name>                    {path, config_sha256, data_sha256, criteria: {name: fp}}
+#
+# and reads, where present (added without a version bump: absent means the old meaning):
+#
+#     hardware.processes               processes that trained the run (`accelerate launch`);
+#                                      absent in manifests written before it: one
 
 
 @dataclass(frozen=True)
@@ -124,6 +129,12 @@ class Manifest:
     @property
     def adapter_dir(self) -> Path:
         return self.run_dir / self.stage
+
+    @property
+    def processes(self) -> int:
+        """How many processes trained the adapter (their batches add up to one step)."""
+        hardware = self.raw.get("hardware") or {}
+        return int(hardware.get("processes") or 1)
 
 
 def find_manifest(adapter: Path) -> Path:

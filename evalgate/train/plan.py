@@ -239,6 +239,13 @@ def _run_id(config: TrainConfig, pool: TrainingPool, pairs_dataset: Dataset | No
         hashed.pop("canaries", None)
     if hashed.get("pairs"):
         hashed["pairs"] = {k: v for k, v in hashed["pairs"].items() if k not in GUARD_KEYS}
+    from evalgate.train.distributed import world_size
+
+    # The global batch is batch_size × grad_accum × processes: a run trained by 8 processes is
+    # another run than the same YAML on one (absent for one process: old run ids are kept).
+    processes = world_size()
+    if processes > 1:
+        hashed["processes"] = processes
     digest = sha256_json({
         "train_version": TRAIN_VERSION,
         "config": hashed,

@@ -24,6 +24,13 @@ ConfigError; too few stop the run there under `on_too_few: refuse` (SFT and pair
 guard is not part of the run id, so relaxing it and `--resume` continue this very run) or are
 reported under `warn`: a warning at the time, a `too_few` record in the manifest and a line
 under the summary table. A finished run is held to the same guard when it is reused.
+
+Under `accelerate launch` every process runs `execute` on the same plan and trains its replica;
+the main process alone creates or discards the run folder, builds and writes the pairs (the
+engine generates on it only), saves each finished stage, writes the manifest and points the
+alias, and the others wait for it and read those files back (`evalgate.train.distributed`).
+Every process takes the same decisions (reuse, refuse, skip), from what it read before the
+main process changed anything, so all of them reach the same barriers.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ from rich.markup import escape
 from evalgate.errors import ConfigError, RunError
 from evalgate.models.engine import engine_for
 from evalgate.models.loading import load_model, model_settings
+from evalgate.train import distributed
 from evalgate.train.callbacks import Interrupted, ProgressBar, StopRequest, graceful_interrupt
 from evalgate.train.config import AutoPairs
 from evalgate.train.manifest import (
@@ -97,22 +105,29 @@ class TrainOutcome:
 def execute(plan: TrainPlan, *, resume: bool = False, restart: bool = False,
             progress: Any = None, callbacks: Sequence[Any] = ()) -> TrainOutcome:
     """Run (or reuse) the planned training. `callbacks` are extra TrainerCallbacks (tests)."""
+    distributed.start(cpu=plan.hw.use_cpu)
+    main = distributed.is_main()
     run_dir = plan.run_dir
     finished = read_manifest(run_dir)
+    started = run_dir.exists()
+    distributed.wait_for_everyone()  # all have looked before the main process changes anything
     if finished is not None and not restart:
         outcome = _outcome_from_manifest(plan, finished)
         _refuse_finished(plan, outcome.pairs)
-        point_alias(plan)
+        if main:
+            point_alias(plan)
         return outcome
-    if run_dir.exists() and not (resume or restart):
+    if started and not (resume or restart):
         raise ConfigError(
             f"{run_dir} holds an unfinished run of this config ({_unfinished(plan)})",
             path=plan.config_path,
             fix="pass --resume to continue it from its last checkpoint, or --restart to "
                 "discard it and start over")
-    if restart:
-        shutil.rmtree(run_dir, ignore_errors=True)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if main:
+        if restart:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        run_dir.mkdir(parents=True, exist_ok=True)
+    distributed.wait_for_everyone()
     quiet_libraries()
     started_at = now()
     results: list[StageResult] = []
@@ -123,8 +138,9 @@ def execute(plan: TrainPlan, *, resume: bool = False, restart: bool = False,
     for stage in plan.config.stages:
         stage_dir = run_dir / stage
         done = load_stage(stage_dir)
-        if stage != "sft":  # built once; after that read back from the run folder
-            pair_set = pair_set or _pairs(plan, previous, progress)
+        if stage != "sft" and pair_set is None:  # built once; after that read back
+            with distributed.main_first():  # built and written by the main process only
+                pair_set = _pairs(plan, previous, progress)
         if done is None:
             if stage != "sft":
                 reason = _guard_pairs(plan, pair_set, console)
@@ -134,11 +150,15 @@ def execute(plan: TrainPlan, *, resume: bool = False, restart: bool = False,
             done = _train(plan, stage, previous, pair_set, resume, progress, console, callbacks)
         results.append(done)
         previous = stage_dir
-    shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
-    manifest = _manifest(plan, results, pair_set, started_at)
-    manifest["skipped_stages"] = skipped
-    write_manifest(run_dir, manifest)
-    point_alias(plan)
+    if main:
+        shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)
+        manifest = _manifest(plan, results, pair_set, started_at)
+        manifest["skipped_stages"] = skipped
+        write_manifest(run_dir, manifest)
+        point_alias(plan)
+    distributed.wait_for_everyone()
+    if not main:
+        manifest = read_manifest(run_dir)
     return TrainOutcome(plan, tuple(results), manifest["pairs"], False, manifest)
 
 
@@ -193,10 +213,11 @@ def _train(plan: TrainPlan, stage: str, previous, pair_set: PairSet | None, resu
 
 
 def _pairs(plan: TrainPlan, policy, progress: Any) -> PairSet:
-    """The run's pairs: read back if already built, else copied from the file or generated."""
+    """The run's pairs: read back if already built, else copied from the file or generated.
+    Only the main process builds them (another reads them back after it, `main_first`)."""
     run_dir = plan.run_dir
     path, info_path = run_dir / "pairs.jsonl", run_dir / "pairs.json"
-    if info_path.is_file():
+    if info_path.is_file() or not distributed.is_main():
         info = json.loads(info_path.read_text(encoding="utf-8"))
         return PairSet(tuple(read_pairs(path)), info["source"], info["negatives"], path,
                        sha256_file(path), info["prompts_tried"], info["failed_criteria"],
@@ -242,10 +263,7 @@ def _guard_pairs(plan: TrainPlan, pair_set: PairSet, console: Any) -> str | None
                   f"{why_few(pair_set.summary(), config, plan.suite.name)}")
         text = (f"{stage} skipped: {reason}. The adapter is the SFT stage ({shown}/sft). For "
                 f"pairs: {more_pairs(config)}; to stop instead set pairs.on_too_few: refuse.")
-        if console is not None:
-            console.print(f"[bold yellow]warning:[/] {escape(text)}", highlight=False)
-        else:
-            warnings.warn(text, stacklevel=3)
+        _warn(text, console)
         return reason
     if not pair_set.pairs:
         sft = (f"; the SFT adapter in {shown}/sft is complete and can be served as it is "
@@ -269,10 +287,17 @@ def _guard_pairs(plan: TrainPlan, pair_set: PairSet, console: Any) -> str | None
             f"trains anyway (pairs.on_too_few: warn in {plan.config_path}). For more pairs: "
             f"{more_pairs(config)}; to stop here instead set pairs.on_too_few: refuse; to accept "
             "this many, lower pairs.min_pairs.")
+    _warn(text, console)
+
+
+def _warn(text: str, console: Any) -> None:
+    """A warning said once: by the main process (the others decide the same and stay quiet)."""
+    if not distributed.is_main():
+        return
     if console is not None:
         console.print(f"[bold yellow]warning:[/] {escape(text)}", highlight=False)
     else:
-        warnings.warn(text, stacklevel=3)
+        warnings.warn(text, stacklevel=4)
 
 
 def _refuse_finished(plan: TrainPlan, pairs: dict[str, Any] | None) -> None:
@@ -338,7 +363,8 @@ def _manifest(plan: TrainPlan, results: list[StageResult], pair_set: PairSet | N
                        "source": plan.resolved.source},
         "chat_template_sha256": plan.tokens.template_sha256,
         "hardware": {"device": plan.hw.device, "compute_dtype": plan.hw.dtype,
-                     "quantization": config.quantization},
+                     "quantization": config.quantization,
+                     "processes": distributed.world_size()},
         "suite": plan.suite.name,
         "system": {"name": plan.system.name, "config_sha256": plan.prepared.config_sha256},
         "data": {"path": config.data.path, "sha256": pool.dataset.sha256,

@@ -6,6 +6,9 @@ does not), bf16 autocast where the device computes bf16 natively (see
 `models.loading.resolve_dtype`), fp32 elsewhere. So one config runs unchanged on a laptop CPU and
 a CUDA box. Library noise (TRL and transformers warnings about defaults we set on purpose,
 dataset-map progress bars, telemetry) is silenced by `evalgate.util.quiet`; errors still surface.
+
+Under `accelerate launch` (see `evalgate.train.distributed`) each process trains on its own GPU
+and the main process alone saves a finished stage; the others read it back.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evalgate.errors import ConfigError
 from evalgate.models.loading import ModelSettings, adapter_sha256, load_model, resolve_device
 from evalgate.models.loading import resolve_dtype as _resolve_dtype
 from evalgate.models.resolve import ResolvedModel
+from evalgate.train import distributed
 from evalgate.train.config import StageSettings, TrainConfig
 from evalgate.util.files import atomic_write_json
 from evalgate.util.quiet import quiet_libraries  # noqa: F401  (train.run calls it from here)
@@ -43,8 +48,27 @@ class Hardware:
 
 
 def hardware(config: TrainConfig) -> Hardware:
-    device = resolve_device(config.device)
-    return Hardware(device=device, dtype=_resolve_dtype(config.dtype, device))
+    device = distributed.local_device(resolve_device(config.device))
+    hw = Hardware(device=device, dtype=_resolve_dtype(config.dtype, device))
+    _check_launcher_precision(hw)
+    return hw
+
+
+def _check_launcher_precision(hw: Hardware) -> None:
+    """`accelerate launch --mixed_precision` (or `accelerate config`) exports
+    ACCELERATE_MIXED_PRECISION, which TrainingArguments adopts when neither bf16 nor fp16 is set:
+    a float32 run would silently train in fp16 or bf16 while the manifest says float32. Under
+    bf16 our flag wins, so only a float32 run is refused."""
+    asked = os.environ.get("ACCELERATE_MIXED_PRECISION", "no").strip().lower()
+    if hw.bf16 or asked in ("", "no"):
+        return
+    raise ConfigError(
+        f"the launcher asks for mixed precision {asked} (ACCELERATE_MIXED_PRECISION, from "
+        f"`accelerate launch --mixed_precision` or `accelerate config`), but this run computes "
+        f"in {hw.dtype} on {hw.device}; evalgate chooses the precision from the hardware and "
+        "the training YAML's `dtype:`",
+        key="dtype", fix="launch with `--mixed_precision no`, or set `dtype: bfloat16` in the "
+                         "training YAML where the device computes bf16")
 
 
 def load_base(resolved: ResolvedModel, config: TrainConfig, hw: Hardware) -> Any:
@@ -95,6 +119,9 @@ def trainer_arguments(config: TrainConfig, settings: StageSettings, hw: Hardware
         dataloader_num_workers=0,
         dataloader_pin_memory=not hw.use_cpu,
         include_num_input_tokens_seen="non_padding",
+        # Under several processes (DDP): every LoRA weight takes part in every forward pass, so
+        # the per-step search for unused parameters (the default for a PeftModel) is pure cost.
+        ddp_find_unused_parameters=False,
     )
 
 
@@ -171,7 +198,20 @@ def train_stage(trainer: Any, tokenizer: Any, stage: str, stage_dir: Path,
 def finish_stage(trainer: Any, tokenizer: Any, stage: str, stage_dir: Path, seconds: float,
                  examples: int, start_step: int | None, start_tokens: int) -> StageResult:
     """Save the trained adapter (safetensors, the `default` adapter only: DPO's frozen `ref`
-    copy is not part of the result) with the tokenizer, then move it into place whole."""
+    copy is not part of the result) with the tokenizer, then move it into place whole.
+
+    Under several processes the replicas hold the same weights: the main process saves, the
+    others wait until the stage folder is in place and read its result from there."""
+    result = None
+    if distributed.is_main():
+        result = _save_stage(trainer, tokenizer, stage, stage_dir, seconds, examples,
+                             start_step, start_tokens)
+    distributed.wait_for_everyone()
+    return result if result is not None else load_stage(stage_dir)
+
+
+def _save_stage(trainer: Any, tokenizer: Any, stage: str, stage_dir: Path, seconds: float,
+                examples: int, start_step: int | None, start_tokens: int) -> StageResult:
     from evalgate.util.files import sha256_file
 
     partial = stage_dir.with_name(stage_dir.name + ".partial")
@@ -190,7 +230,7 @@ def finish_stage(trainer: Any, tokenizer: Any, stage: str, stage_dir: Path, seco
         seconds=round(seconds, 2), final_loss=metrics[-1]["loss"] if metrics else None,
         resumed_from_step=start_step, examples=examples,
         seen=trainer.state.global_step * trainer.args.per_device_train_batch_size
-        * trainer.args.gradient_accumulation_steps, metrics=metrics,
+        * trainer.args.gradient_accumulation_steps * trainer.args.world_size, metrics=metrics,
         summary={k: v for k, v in summary.items() if k != "step"})
     atomic_write_json(partial / STAGE_FILE, result.to_json())
     shutil.rmtree(stage_dir, ignore_errors=True)
