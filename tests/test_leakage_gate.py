@@ -5,7 +5,6 @@ base model (adapter off) is the validity control."""
 from __future__ import annotations
 
 import json
-
 import random
 from pathlib import Path
 
