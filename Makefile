@@ -4,7 +4,7 @@ VENV ?= .venv
 EVALGATE := $(VENV)/bin/evalgate
 STAMP := $(VENV)/.evalgate-installed
 
-.PHONY: demo test setup bench clean-cache
+.PHONY: demo test setup bench serve clean-cache
 
 $(STAMP): pyproject.toml scripts/setup.sh
 	bash scripts/setup.sh $(VENV)
@@ -25,6 +25,11 @@ test: setup
 
 bench: setup
 	$(VENV)/bin/python bench/bench_eval.py
+
+# The project's base model on an OpenAI-compatible endpoint (transformers serve, 127.0.0.1),
+# with served copies of the baselines: evaluate them through the `openai` backend.
+serve: setup
+	$(VENV)/bin/python scripts/serve_model.py --port $(or $(PORT),8000)
 
 clean-cache:
 	rm -rf .evalgate

@@ -10,7 +10,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from evalgate.cli.output import EXIT_PASS, EXIT_REJECT, add_project_option, console, say, shown
+from evalgate.cli.output import (
+    EXIT_PASS,
+    EXIT_REJECT,
+    add_candidate_arguments,
+    add_project_option,
+    candidate_system_path,
+    console,
+    say,
+    shown,
+)
 
 
 def print_verdict(outcome) -> None:
@@ -31,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     project = load_project(args.project)
     with make_progress() as progress:
         outcome = run_gate(project, Path(args.adapter),
-                           system=Path(args.system) if args.system else None,
+                           system=candidate_system_path(args),
                            allow_changed_criteria=args.allow_changed_criteria,
                            progress=progress, say=say)
     print_verdict(outcome)
@@ -39,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_REJECT
     if args.promote:
         return promote_and_say(project, Path(args.adapter), args.alias,
-                               system=Path(args.system) if args.system else None)
+                               system=candidate_system_path(args))
     return EXIT_PASS
 
 
@@ -47,12 +56,7 @@ def register(commands) -> None:
     parser = commands.add_parser(
         "gate", help="evaluate a candidate on every suite and decide against the best "
                      "baselines (writes reports/gate/<run-id>/)")
-    parser.add_argument("adapter", metavar="CANDIDATE",
-                        help="a training run folder (adapters/<run-id>), a PEFT adapter folder "
-                             "with --system, or a system YAML (adapter or endpoint)")
-    parser.add_argument("--system", metavar="FILE", default=None,
-                        help="for an adapter evalgate did not train: the system YAML it is "
-                             "served with (needs evalgate.lock)")
+    add_candidate_arguments(parser)
     parser.add_argument("--allow-changed-criteria", action="store_true",
                         help="gate even though suites or criteria changed since training "
                              "(written into the verdict and the report)")

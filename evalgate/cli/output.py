@@ -30,3 +30,17 @@ def say(text: str) -> None:
 
 def add_project_option(parser) -> None:
     parser.add_argument("--project", type=Path, default=None, metavar="PATH", help=PROJECT_HELP)
+
+
+def add_candidate_arguments(parser) -> None:
+    """CANDIDATE and --system, the same for `gate` and `promote` (evalgate.gate.candidate)."""
+    parser.add_argument("adapter", metavar="CANDIDATE",
+                        help="a training run folder (adapters/<run-id>), a PEFT adapter folder "
+                             "with --system, or a system YAML (adapter or endpoint)")
+    parser.add_argument("--system", metavar="FILE", default=None,
+                        help="for an adapter evalgate did not train: the system YAML it is "
+                             "served with (needs evalgate.lock)")
+
+
+def candidate_system_path(args) -> Path | None:
+    return Path(args.system) if args.system else None

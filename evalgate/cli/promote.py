@@ -8,7 +8,9 @@ from pathlib import Path
 from evalgate.cli.output import (
     EXIT_PASS,
     EXIT_REJECT,
+    add_candidate_arguments,
     add_project_option,
+    candidate_system_path,
     console,
     err_console,
     shown,
@@ -42,19 +44,14 @@ def run(args: argparse.Namespace) -> int:
     project = load_project(args.project)
     return promote_and_say(project, Path(args.adapter), args.alias, args.name,
                            Path(args.verdict) if args.verdict else None,
-                           Path(args.system) if args.system else None)
+                           candidate_system_path(args))
 
 
 def register(commands) -> None:
     parser = commands.add_parser(
         "promote", help="copy a candidate with a PROMOTE verdict into registry/ and move an "
                         "alias (an endpoint is registered by reference)")
-    parser.add_argument("adapter", metavar="CANDIDATE",
-                        help="what `evalgate gate` judged: a training run folder, a PEFT "
-                             "adapter folder (with --system) or a system YAML")
-    parser.add_argument("--system", metavar="FILE", default=None,
-                        help="for an adapter evalgate did not train: the system it was gated "
-                             "with")
+    add_candidate_arguments(parser)
     parser.add_argument("--alias", default="production")
     parser.add_argument("--name", default=None, help="registry name (default: the run's name)")
     parser.add_argument("--verdict", default=None, metavar="FILE",
