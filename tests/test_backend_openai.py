@@ -234,3 +234,31 @@ def test_a_run_that_fails_midway_keeps_its_finished_outputs(home: Path, tiny_mod
     assert "2 hits / 3 misses" in capsys.readouterr().out
     outputs = [e["output"] for e in _record(root, "served")["examples"]]
     assert sorted(outputs) == ["answer 1", "answer 2", "later", "later", "later"]
+
+
+def test_each_answer_is_handed_over_as_soon_as_it_arrives(tmp_path: Path):
+    """The caller caches answers as they finish: a slow request does not hold back the others
+    (a run interrupted while it waits keeps them)."""
+    import time
+
+    from evalgate.models.engine import GenerationParams
+    from evalgate.systems.backends import OpenAIBackend
+    from evalgate.systems.prompting import System, SystemConfig
+
+    def script(n: int, body: dict):
+        slow = body["messages"][0]["content"] == "slow"
+        return 200, {}, completion(body["messages"][0]["content"]), 1.5 if slow else 0.0
+
+    with FaultServer(script) as server:
+        system = System(path=None, config=SystemConfig(name="s", backend={
+            "kind": "openai", "base_url": server.base_url, "model": "m", "concurrency": 2}))
+        backend = OpenAIBackend(system)
+        arrived: list[tuple[int, float]] = []
+        start = time.monotonic()
+        outputs = backend.generate(
+            [backend.render([{"role": "user", "content": text}]) for text in ("slow", "fast")],
+            GenerationParams(max_new_tokens=4),
+            on_result=lambda i, g: arrived.append((i, time.monotonic() - start)))
+    assert [o.text for o in outputs] == ["slow", "fast"]
+    assert [i for i, _ in arrived] == [1, 0]
+    assert arrived[0][1] < 1.0 < arrived[1][1]

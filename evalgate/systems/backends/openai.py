@@ -34,7 +34,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
@@ -146,7 +146,7 @@ class OpenAIBackend:
             pending = set(futures)
             try:
                 while pending and failure is None:
-                    finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                     for future in finished:
                         error = future.exception()
                         if isinstance(error, _Stopped):
