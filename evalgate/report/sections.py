@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from evalgate.report import capability, leakage
+from evalgate.report import capability, judge, leakage
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ SECTIONS: dict[str, SectionRenderer] = {
                                   capability.render_html),
     "leakage": SectionRenderer(leakage.render_console, leakage.render_markdown,
                                leakage.render_html),
+    "judge": SectionRenderer(judge.render_console, judge.render_markdown, judge.render_html),
 }
 
 

@@ -6,6 +6,8 @@
                 its own base model: did the fine-tune forget? (evalgate.capability.suite)
     leakage     membership inference on the candidate's own training records against its
                 held-out ones: did the fine-tune memorise? (evalgate.leakage.suite)
+    judge       a judge model's pairwise preference, candidate against the best baseline,
+                validated on gold pairs first (evalgate.judge.suite)
 
 A suite file names its kind with `kind:` (omitted: `task`). A kind is a module with a loader
 (its own keys, validated strictly), its config model (what pytest collects criteria from) and,
@@ -139,6 +141,8 @@ def _register_builtin() -> None:
         capability_pins,
         load_capability_suite,
     )
+    from evalgate.judge.run import judge_pairwise
+    from evalgate.judge.suite import JudgeSuiteConfig, load_judge_suite
     from evalgate.leakage.gate import judge_leakage
     from evalgate.leakage.suite import LeakageSuiteConfig, load_leakage_suite
     from evalgate.suite.load import SuiteConfig, load_task_suite
@@ -154,3 +158,5 @@ def _register_builtin() -> None:
                             load_leakage_suite, LeakageSuiteConfig, judge_leakage,
                             lambda path, raw: [],
                             needs=frozenset({"logprobs", "training_records"})))
+    register_kind(SuiteKind("judge", "a judge model's preference against the best baseline",
+                            load_judge_suite, JudgeSuiteConfig, judge_pairwise))

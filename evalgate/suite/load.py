@@ -66,6 +66,9 @@ class Suite:
     dataset: Dataset
     metrics: dict[str, Metric]
     fingerprints: dict[str, str]
+    # Systems answer this suite with their prompt for another suite (a judge suite asks the
+    # same questions as a task suite, so the outputs are the task suite's cached ones).
+    prompts_of: str | None = None
 
     @property
     def name(self) -> str:

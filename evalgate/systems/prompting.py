@@ -146,7 +146,7 @@ class System:
     def prepare(self, suite: Any) -> PreparedSystem:
         """Bind this system to a suite: load its few-shot pool or documents and check them
         against the suite (a pool sharing examples with held-out data is an error)."""
-        key, template = self.template_for(suite.name)
+        key, template = self.template_for(getattr(suite, "prompts_of", None) or suite.name)
         prepared = PreparedSystem(self, template, key)
         if template.few_shot is not None:
             prepared.load_pool(suite)

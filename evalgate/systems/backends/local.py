@@ -70,10 +70,14 @@ class LocalBackend:
         return fit_prompts(suite, inputs, prompts, count, rebuild, cut,
                            self.pool.window(self.resolved), max_new_tokens)
 
+    def engine(self) -> Any:
+        """The batched engine (the model loads here, once per pool): for log-likelihoods."""
+        return self.pool.engine(self.resolved, self.adapter)
+
     def generate(self, prompts: Sequence[str], params: Any, *, on_done: OnDone = None,
                  on_result: OnResult = None) -> list[Any]:
-        engine = self.pool.engine(self.resolved, self.adapter)
-        return engine.generate(list(prompts), params, on_done=on_done, on_result=on_result)
+        return self.engine().generate(list(prompts), params, on_done=on_done,
+                                      on_result=on_result)
 
 
 LOCAL = BackendKind(name="local", config=LocalConfig, build=LocalBackend)
