@@ -32,7 +32,7 @@ from pydantic import Field, model_validator
 from evalgate.capability.data import QuestionBank, Subset, load_questions, select
 from evalgate.capability.items import Item, items_pin, lm_eval_task_items, mmlu_items
 from evalgate.errors import ConfigError
-from evalgate.suite.criteria import CriterionBase, Name
+from evalgate.suite.criteria import CriterionBase, Name, check_unique_names
 from evalgate.util.files import sha256_json
 from evalgate.util.jsonl import Sha256Pin
 from evalgate.util.yamlio import StrictModel, parse_model
@@ -161,10 +161,7 @@ class CapabilitySuiteConfig(StrictModel):
 
     @model_validator(mode="after")
     def _unique_criteria(self) -> CapabilitySuiteConfig:
-        names = [criterion.name for criterion in self.criteria]
-        duplicates = sorted({name for name in names if names.count(name) > 1})
-        if duplicates:
-            raise ValueError(f"duplicate criterion names: {', '.join(duplicates)}")
+        check_unique_names(self.criteria)
         return self
 
 

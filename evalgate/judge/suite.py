@@ -39,9 +39,9 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from evalgate.errors import ConfigError
-from evalgate.suite.criteria import CriterionBase, Name
+from evalgate.suite.criteria import CriterionBase, Name, check_unique_names
 from evalgate.suite.load import GenerationConfig, Suite, SuiteConfig
-from evalgate.systems.backends import BackendConfig, LocalConfig
+from evalgate.systems.backends import BackendConfig, LocalConfig, backend_by_name
 from evalgate.util.files import sha256_json
 from evalgate.util.jsonl import Dataset, Sha256Pin, load_jsonl
 from evalgate.util.templates import placeholders, render
@@ -65,7 +65,7 @@ class JudgeModelConfig(StrictModel):
     @field_validator("backend", mode="before")
     @classmethod
     def _backend_by_name(cls, value: Any) -> Any:
-        return {"kind": value} if isinstance(value, str) else value
+        return backend_by_name(value)
 
     @model_validator(mode="after")
     def _model_is_local(self) -> JudgeModelConfig:
@@ -131,10 +131,7 @@ class JudgeSuiteConfig(StrictModel):
 
     @model_validator(mode="after")
     def _unique(self) -> JudgeSuiteConfig:
-        names = [c.name for c in self.criteria]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"duplicate criterion names: {', '.join(duplicates)}")
+        check_unique_names(self.criteria)
         return self
 
 

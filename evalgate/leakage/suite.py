@@ -24,7 +24,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from evalgate.leakage.attacks import ATTACKS, MIN_K
-from evalgate.suite.criteria import CriterionBase, Name
+from evalgate.suite.criteria import CriterionBase, Name, check_unique_names
 from evalgate.util.files import sha256_json
 from evalgate.util.yamlio import StrictModel, parse_model
 
@@ -104,10 +104,7 @@ class LeakageSuiteConfig(StrictModel):
         low, high = self.control_band
         if not 0.0 <= low < 0.5 < high <= 1.0:
             raise ValueError("control_band must contain 0.5, e.g. [0.4, 0.6]")
-        names = [c.name for c in self.criteria]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"duplicate criterion names: {', '.join(duplicates)}")
+        check_unique_names(self.criteria)
         if len(set(self.attacks)) != len(self.attacks):
             raise ValueError("an attack is listed twice")
         return self

@@ -13,8 +13,9 @@ a single run shows them as RELATIVE ("decided by the gate").
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from jsonschema import validators
 from jsonschema.exceptions import SchemaError
@@ -231,3 +232,11 @@ class JsonSchemaCriterion(CriterionBase):
 
 Criterion = Annotated[Union[ExactMatchCriterion, ContainsCriterion, JsonSchemaCriterion],
                       Field(discriminator="metric")]
+
+
+def check_unique_names(criteria: Sequence[Any]) -> None:
+    """A suite's criteria are named uniquely (results, checks and pins are keyed by name)."""
+    names = [criterion.name for criterion in criteria]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"duplicate criterion names: {', '.join(duplicates)}")

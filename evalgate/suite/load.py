@@ -10,7 +10,7 @@ from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, mod
 
 from evalgate.errors import ConfigError
 from evalgate.metrics.base import Metric
-from evalgate.suite.criteria import Criterion, Name
+from evalgate.suite.criteria import Criterion, Name, check_unique_names
 from evalgate.util.files import sha256_json
 from evalgate.util.jsonl import Dataset, Sha256Pin, load_jsonl
 from evalgate.util.templates import placeholders, render
@@ -50,10 +50,7 @@ class SuiteConfig(StrictModel):
 
     @model_validator(mode="after")
     def _unique_criteria(self) -> "SuiteConfig":
-        names = [criterion.name for criterion in self.criteria]
-        duplicates = sorted({name for name in names if names.count(name) > 1})
-        if duplicates:
-            raise ValueError(f"duplicate criterion names: {', '.join(duplicates)}")
+        check_unique_names(self.criteria)
         return self
 
 

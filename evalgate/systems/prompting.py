@@ -20,7 +20,7 @@ from pydantic import Field, field_validator, model_validator
 
 from evalgate.errors import ConfigError
 from evalgate.suite.criteria import Name
-from evalgate.systems.backends import BackendConfig, LocalConfig
+from evalgate.systems.backends import BackendConfig, LocalConfig, backend_by_name
 from evalgate.systems.retrieval import Chunk, Method, Retriever, load_corpus
 from evalgate.util.files import sha256_json
 from evalgate.util.jsonl import Dataset, load_jsonl
@@ -92,7 +92,7 @@ class SystemConfig(StrictModel):
     @field_validator("backend", mode="before")
     @classmethod
     def _backend_by_name(cls, value: Any) -> Any:
-        return {"kind": value} if isinstance(value, str) else value
+        return backend_by_name(value)
 
     @model_validator(mode="after")
     def _endpoint_names_its_model(self) -> "SystemConfig":

@@ -20,9 +20,15 @@ BackendConfig = Annotated[Union[tuple(kind.config for kind in BACKENDS.values())
                           Field(discriminator="kind")]
 
 
+def backend_by_name(value: Any) -> Any:
+    """`backend: local` is `backend: {kind: local}` (a `mode="before"` validator's body)."""
+    return {"kind": value} if isinstance(value, str) else value
+
+
 def build_backend(system: Any, pool: Any) -> Backend:
     return BACKENDS[system.config.backend.kind].build(system, pool)
 
 
 __all__ = ["BACKENDS", "Backend", "BackendConfig", "BackendKind", "LocalBackend", "LocalConfig",
-           "OpenAIBackend", "OpenAIConfig", "build_backend", "register_backend"]
+           "OpenAIBackend", "OpenAIConfig", "backend_by_name", "build_backend",
+           "register_backend"]
