@@ -32,12 +32,12 @@ def run(args: argparse.Namespace) -> int:
     judged_by_gate = [s for s in suites if not kind_of(s).uses_baselines]
     for suite in judged_by_gate:
         console.print(f"[dim]{suite.name} is a {suite.kind} suite: it compares a candidate with "
-                      "its base model, so `evalgate gate` runs it[/]")
+                      f"{kind_of(suite).reference}, so `evalgate gate` runs it[/]")
     suites = [s for s in suites if kind_of(s).uses_baselines]
     if not suites:
         raise ConfigError("no task suite to evaluate", path=project.path, key="suites",
-                          fix="pass --suite with a task suite; capability suites run in "
-                              "`evalgate gate ADAPTER`")
+                          fix="pass --suite with a task suite; capability, leakage and judge "
+                              "suites run in `evalgate gate CANDIDATE`")
     systems = [load_system(p) for p in system_paths]
     prepared = {(suite.name, system.name): system.prepare(suite)
                 for system in systems for suite in suites}

@@ -55,6 +55,8 @@ class SuiteKind:
     # A candidate that lacks one is not measured: every criterion of the suite says
     # INCONCLUSIVE with the reason, never PASS by default.
     needs: frozenset[str] = frozenset()
+    # What a kind with a judge of its own compares a candidate with (for messages).
+    reference: str = "the project's baselines"
 
     @property
     def uses_baselines(self) -> bool:
@@ -151,12 +153,15 @@ def _register_builtin() -> None:
                             load_task_suite, SuiteConfig))
     register_kind(SuiteKind("capability", "MMLU and general text against the base model",
                             load_capability_suite, CapabilitySuiteConfig, judge_capability,
-                            capability_pins, needs=frozenset({"logprobs"})))
+                            capability_pins, needs=frozenset({"logprobs"}),
+                            reference="its base model"))
     # A leakage suite has no data of its own (the records come from the adapter's manifest,
     # pinned there by the trainer): nothing to pin.
     register_kind(SuiteKind("leakage", "membership inference on the training records",
                             load_leakage_suite, LeakageSuiteConfig, judge_leakage,
                             lambda path, raw: [],
-                            needs=frozenset({"logprobs", "training_records"})))
+                            needs=frozenset({"logprobs", "training_records"}),
+                            reference="its base model"))
     register_kind(SuiteKind("judge", "a judge model's preference against the best baseline",
-                            load_judge_suite, JudgeSuiteConfig, judge_pairwise))
+                            load_judge_suite, JudgeSuiteConfig, judge_pairwise,
+                            reference="the baselines' answers, through a judge model"))
