@@ -149,6 +149,24 @@ def _probe(check: CheckResult) -> str:
             "more held-out records would)")
 
 
+def _judge(check: CheckResult) -> str:
+    """The candidate's win rate against the bar baseline under a validated judge."""
+    if check.detail == "untrusted":
+        return f"no verdict from the judge: {check.notes[0] if check.notes else 'not trusted'}"
+    own = check.candidate
+    ci = (f"win rate {_f(own.value)} (95% CI {_f(own.low)}–{_f(own.high)}; "
+          f"{'; '.join(check.notes)})")
+    against = check.baseline_system or "the best baseline"
+    if check.status is Status.PASS:
+        return f"the judge prefers the fine-tune's answers to {against}'s: {ci}, surely above " \
+               f"{check.bound:g}"
+    if check.status is Status.FAIL:
+        return f"the judge does not prefer the fine-tune's answers to {against}'s: {ci}, " \
+               f"surely below {check.bound:g}"
+    return (f"{ci} against {against} straddles {check.bound:g}: the judge's preference cannot "
+            "be told from chance; more prompts would settle it")
+
+
 def _criteria_fixed(check: CheckResult) -> str:
     by_lock = "lock" in check.criterion
     if check.detail == "waived":
@@ -168,7 +186,8 @@ WORDING: dict[str, Callable[[CheckResult], str]] = {
     "min": _bound, "max": _bound, "beat_baseline": _beat, "max_drop": _drop,
     "capability_regression": _capability, "membership_auc": _membership,
     "membership_tpr": _membership, "canary_exposure": _probe, "canary_extraction": _probe,
-    "verbatim_extraction": _probe, "pii_leakage": _probe, "criteria_fixed": _criteria_fixed,
+    "verbatim_extraction": _probe, "pii_leakage": _probe, "judge_win_rate": _judge,
+    "criteria_fixed": _criteria_fixed,
 }
 
 
@@ -191,8 +210,23 @@ NO_BEAT_BASELINE = ("no criterion asks the candidate to beat the best baseline (
 def blocking_reasons(checks, *, has_beat_baseline: bool) -> list[str]:
     """Every check that did not pass, as `suite/criterion: reason`, plus the missing
     beat_baseline criterion when there is none."""
-    reasons = [f"{c.suite}/{c.criterion}: {reason(c)}" for c in checks
-               if c.status is not Status.PASS]
+    reasons: list[str] = []
+    # A suite the candidate could not be measured on: one line naming its criteria, not one
+    # line per criterion with the same reason.
+    unmeasured: dict[tuple[str, str], tuple[int, list[str]]] = {}
+    for c in checks:
+        if c.status is Status.PASS:
+            continue
+        if c.detail == "unmeasured":
+            key = (c.suite, c.notes[0] if c.notes else "")
+            if key not in unmeasured:
+                unmeasured[key] = (len(reasons), [])
+                reasons.append("")
+            unmeasured[key][1].append(c.criterion)
+            continue
+        reasons.append(f"{c.suite}/{c.criterion}: {reason(c)}")
+    for (suite, why), (index, criteria) in unmeasured.items():
+        reasons[index] = f"{suite} ({', '.join(criteria)}): not measured: {why}"
     if not has_beat_baseline:
         reasons.append(NO_BEAT_BASELINE)
     return reasons
