@@ -173,3 +173,56 @@ def test_endpoint_candidate_on_a_capability_suite_is_inconclusive_not_passed(
     spec = criterion_spec("tiny", suite.config.criteria[0])
     [result] = decide_criterion(spec, record, None)[:1]
     assert result.status is Status.INCONCLUSIVE and result.notes == (reason,)
+
+
+def test_a_promoted_external_adapter_is_copied_by_hash_with_the_lock(
+        project: Path, tiny_model_dir: Path, capsys):
+    """A PROMOTE verdict (built over hand-made records: no generation needed) for a PEFT adapter
+    evalgate did not train: promote copies exactly its files and the lock, and refuses once a
+    file changes."""
+    from evalgate.checks import Status
+    from evalgate.gate.candidate import resolve_candidate
+    from evalgate.gate.decide import build_verdict, criterion_specs
+    from evalgate.gate.run import gate_checks, gate_dir, write_reports
+    from evalgate.project import load_project
+    from evalgate.suite import load_suite
+    from tests.gate_helpers import make_record
+
+    adapter = write_adapter(project / "my-lora", tiny_model_dir)
+    assert main(["lock"]) == 0
+    loaded = load_project(project)
+    candidate = resolve_candidate(loaded, adapter, project / "baselines" / "prompt.yaml")
+    suite = load_suite(project / "suites" / "tiny.yaml")
+    runs = project / "reports" / "runs" / "tiny"
+    data = suite.dataset.sha256
+    base = make_record("prompt", {"fields": [0] * 12, "schema_valid": [1] * 12}, "tiny", data)
+    cand = make_record("my-lora", {"fields": [1] * 12, "schema_valid": [1] * 12}, "tiny", data)
+    base.save(runs / "prompt-x.json")
+    cand.save(runs / "my-lora-x.json")
+    (project / "reports" / "baseline.json").write_text(json.dumps({"format": 1, "suites": {
+        "tiny": {"config_sha256": suite.config_sha256,
+                 "runs": {"prompt": {"path": "reports/runs/tiny/prompt-x.json", "criteria": {}}},
+                 "criteria": {name: {"best": "prompt"} for name in ("fields", "schema_valid")}}}}))
+    verdict = build_verdict(
+        specs=criterion_specs([suite]), candidates={"tiny": (cand, runs / "my-lora-x.json")},
+        baseline_path=project / "reports" / "baseline.json", root=project, suites=[suite],
+        candidate=candidate, gate_checks=gate_checks(None, [suite], False, lock=candidate.lock))
+    assert verdict.decision == "PROMOTE" and all(c.status is Status.PASS for c in verdict.checks)
+    write_reports(verdict, gate_dir(loaded, candidate.run_id))
+
+    assert main(["promote", str(adapter), "--system", "baselines/prompt.yaml",
+                 "--name", "triage"]) == 0
+    assert "(external)" in capsys.readouterr().out
+    entry = project / "registry" / "triage" / "v1"
+    assert sorted(p.name for p in (entry / "adapter").iterdir()) == sorted(
+        verdict.adapter["files"])
+    assert (entry / "evalgate.lock").read_bytes() == (project / "evalgate.lock").read_bytes()
+    assert not (entry / "manifest.json").exists()
+    assert main(["registry", "show", "triage"]) == 0
+    audit = json.loads((project / "registry" / "audit.jsonl").read_text().splitlines()[-1])
+    assert audit["kind"] == "adapter" and audit["adapter_sha256"] == verdict.adapter["sha256"]
+    # A changed adapter file is another candidate: its verdict is not this one's.
+    with open(adapter / "adapter_config.json", "a") as handle:
+        handle.write("\n")
+    assert main(["promote", str(adapter), "--system", "baselines/prompt.yaml"]) == 2
+    assert "no verdict" in capsys.readouterr().err
