@@ -40,9 +40,17 @@ def test_example_config_passes_every_guard_on_the_real_data():
     assert len(pool.members) + len(pool.non_members) == 593
     assert len(pool.non_members) == round(0.2 * 593)  # ≥ 100: a 1% FPR can be resolved
     assert {s.name for s in plan.suites} == {"triage", "policy_qa", "general_knowledge",
-                                             "memorisation"}
+                                             "memorisation", "policy_judge"}
     # canaries planted, each asked for apart; the tickets' phone numbers found and warned of
     assert len(plan.canaries) == 8
     assert len(plan.sft_rows) == len(pool.members) + sum(c.repetitions for c in plan.canaries)
     assert plan.pii.policy == "warn" and set(plan.pii.found) == {"phone"}
     assert plan.run_id.startswith("triage-")
+
+
+def test_the_committed_lock_matches_the_example_project(capsys):
+    """evalgate.lock is committed with the example project (criteria written down before any
+    training): editing a suite without `evalgate lock --update` fails here, not in a demo."""
+    from evalgate.cli.main import main
+
+    assert main(["lock", "--check", "--project", str(ROOT)]) == 0, capsys.readouterr().err
