@@ -91,7 +91,10 @@ def test_suites_changed_since_the_lock_are_refused(project: Path, tiny_model_dir
     # `evalgate lock` will not paper over it without --update, and --check fails in CI.
     assert main(["lock"]) == 2 and main(["lock", "--check"]) == 2
     assert "lock --update" in capsys.readouterr().err
+    assert main(["check"]) == 2  # `evalgate check` says so too, before any model loads
+    assert "differs from evalgate.lock" in capsys.readouterr().err
     assert main(["lock", "--update"]) == 0
+    assert main(["check"]) == 0
 
 
 def _perfect_answers(n: int, body: dict):

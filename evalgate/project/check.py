@@ -83,6 +83,30 @@ def check_project(project: Project) -> list[Finding]:
                 system.prepare(suite)
             return f"{system.config.kind} · bound to {len(bound)} suite(s)"
         attempt(path, "baseline", bind)
+    def locked() -> str:
+        from evalgate.project.lock import (
+            LOCK_FILE,
+            baseline_changes,
+            load_lock,
+            lock_changes,
+        )
+
+        lock = load_lock(project)
+        if lock is None:
+            return ("none yet: `evalgate lock` (or the first `evalgate train`) writes it; "
+                    "candidates evalgate did not train need it")
+        changes = lock_changes(lock, project, suites) + baseline_changes(lock, project)
+        if changes:
+            raise ConfigError(f"the project differs from {LOCK_FILE} (written "
+                              f"{lock.created_at}):\n  - " + "\n  - ".join(changes),
+                              path=lock.path, fix="restore the suites, or re-lock deliberately "
+                                                  "with `evalgate lock --update`")
+        return f"matches the suites and baselines (written {lock.created_at})"
+
+    if suites and len(suites) == len(project.suite_paths):
+        from evalgate.project.lock import lock_path
+
+        attempt(lock_path(project), "lock", locked)
     training = sorted((project.root / "training").glob("*.yaml"))
     for path in training:
         def plan(path: Path = path) -> str:
