@@ -69,7 +69,8 @@ def test_init_writes_a_project_that_checks_clean(tmp_path: Path, capsys,
     from evalgate.project.check import check_project
     from evalgate.project.config import load_project
     findings = check_project(load_project())
-    assert [f.what for f in findings if f.ok] == ["suite", "baseline", "baseline"]
+    assert [f.what for f in findings if f.ok] == ["suite", "baseline", "baseline", "lock"]
+    assert "none yet" in findings[-2].summary  # no evalgate.lock before the first training
     assert [f.what for f in findings if not f.ok] == ["training"]  # model 'unused-model'
 
 
