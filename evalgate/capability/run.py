@@ -34,7 +34,8 @@ from evalgate.util.files import sha256_json, sha256_text
 from evalgate.util.paths import display_path
 
 BASE_SYSTEM = "base-model"  # the name of the base model's runs (its record, its table column)
-SCORER_VERSION = "capability-2"  # 2: scoring batches cut by BatchPolicy.partition
+SCORER_VERSION = "capability-3"  # 2: scoring batches cut by BatchPolicy.partition; 3: last
+# layer computed for the last position only (engine.last_layer)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from typing import Any
 from evalgate.judge.verdicts import FIRST, SECOND, TIE
 from evalgate.util.files import sha256_json
 
-JUDGE_VERSION = "1"  # bump when the judge prompt or the reading of verdicts changes
+JUDGE_VERSION = "2"  # bump when the judge prompt, the reading of verdicts or the scorer changes
 CACHE_KIND = "judge"
 
 SYSTEM = ("You are an impartial judge. You compare two answers to the same request and decide "

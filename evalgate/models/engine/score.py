@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from evalgate.errors import ConfigError
 from evalgate.models.engine import kv_cache
+from evalgate.models.engine.last_layer import last_position_only
 
 if TYPE_CHECKING:
     import torch
@@ -74,9 +75,11 @@ def score_single(
     contexts = [list(c) for c in groups]
     for batch in engine.batching.scoring_batches(contexts):
         rows = [contexts[k] for k in batch]
-        logits = _forward(
-            engine, rows, logits_to_keep=1, needs=[1] * len(rows), prefixes=prefixes
-        )[:, -1].float()
+        # Only the last position's logits are read: the last layer computes that one alone.
+        with last_position_only(engine.model):
+            logits = _forward(
+                engine, rows, logits_to_keep=1, needs=[1] * len(rows), prefixes=prefixes
+            )[:, -1].float()
         logprobs = torch.log_softmax(logits, dim=-1)
         best = logprobs.argmax(-1).tolist()
         wanted = [(b, index, token) for b, k in enumerate(batch)
