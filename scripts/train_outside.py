@@ -4,7 +4,7 @@ This script imports nothing from evalgate. It exists to show (and test by hand) 
 trained by another tool can be gated: `evalgate gate adapters/outside-trl --system
 systems/triage_adapter.yaml` judges it against the criteria in the committed evalgate.lock.
 
-    python scripts/train_outside.py --model MODEL_FOLDER [--out adapters/outside-trl] [--steps 120]
+    python scripts/train_outside.py --model MODEL_FOLDER [--out adapters/outside-trl] [--steps 70]
 
 MODEL_FOLDER is a transformers folder of SmolLM2-135M-Instruct (evalgate's converted copy is
 printed by `python scripts/serve_model.py --print-model`). The prompt is the one
@@ -46,7 +46,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, type=Path)
     parser.add_argument("--out", type=Path, default=ROOT / "adapters" / "outside-trl")
-    parser.add_argument("--steps", type=int, default=120)
+    parser.add_argument("--steps", type=int, default=70)
     args = parser.parse_args()
 
     import torch
@@ -63,10 +63,11 @@ def main() -> None:
         model=model, processing_class=tokenizer, train_dataset=Dataset.from_list(rows),
         peft_config=LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05,
                                target_modules="all-linear", task_type="CAUSAL_LM"),
-        args=SFTConfig(output_dir=str(args.out / "checkpoints"), max_steps=args.steps,
-                       per_device_train_batch_size=8, learning_rate=3e-4,
-                       lr_scheduler_type="cosine", warmup_steps=10, logging_steps=10,
-                       assistant_only_loss=False, completion_only_loss=None, max_length=1024,
+        args=SFTConfig(output_dir=str(args.out.parent / f".{args.out.name}-trainer"),
+                       max_steps=args.steps,
+                       per_device_train_batch_size=4, learning_rate=1e-3,
+                       lr_scheduler_type="linear", warmup_steps=3, logging_steps=10,
+                       gradient_checkpointing=False, max_length=512,
                        save_strategy="no", report_to=[], use_cpu=not torch.cuda.is_available(),
                        bf16=True, seed=7))
     trainer.train()
