@@ -255,6 +255,42 @@ def test_adapter_loading(tiny_model_dir, tmp_path):
     assert out[0].new_tokens >= 1
 
 
+def test_lora_is_merged_for_inference_with_the_same_results(tiny_model_dir, tmp_path):
+    """A LoRA is folded into the weights (no float32 side matmuls per layer): the model is a
+    plain transformers model, its log-probs equal peft's unmerged sum, and cache keys name
+    the merge so unmerged outputs cached earlier are never mixed in."""
+    from peft import PeftModel
+
+    from evalgate.models.loading import adapter_identity, merges_adapter
+
+    adapter = make_adapter(tiny_model_dir, tmp_path / "adapter")
+    resolved = resolve_model(str(tiny_model_dir), tmp_path / "cache")
+    settings = ModelSettings(dtype="float32", device="cpu")
+    merged = load_model(resolved, settings, adapter)
+    assert merged.adapter_merged and not isinstance(merged.model, PeftModel)
+    assert not any("lora" in name for name, _ in merged.model.named_parameters())
+    unmerged = PeftModel.from_pretrained(load_model(resolved, settings).model, adapter).eval()
+    ids = merged.tokenizer("My order ORD-123456 has not arrived yet, where is it?",
+                           return_tensors="pt").input_ids
+    with torch.inference_mode():
+        a = merged.model(input_ids=ids).logits
+        b = unmerged(input_ids=ids).logits
+    assert torch.allclose(a, b, atol=1e-4)
+    assert adapter_identity(adapter, settings) == {"adapter": adapter_sha256(adapter),
+                                                   "adapter_merged": True}
+    assert adapter_identity(None, settings) == {"adapter": None}  # base keys as before
+
+    # Not merged: NF4 (folding would requantise), and a LoRA on the tied output layer (merged,
+    # it would change the input embeddings too); those keys carry no `adapter_merged`.
+    assert not merges_adapter(adapter, ModelSettings(dtype="bfloat16", quantization="nf4"))
+    config_path = adapter / "adapter_config.json"
+    config = json.loads(config_path.read_text())
+    config["target_modules"] = ["q_proj", "lm_head"]
+    config_path.write_text(json.dumps(config))
+    assert not merges_adapter(adapter, settings)
+    assert "adapter_merged" not in adapter_identity(adapter, settings)
+
+
 def test_adapter_errors_name_the_folder(tiny_model_dir, tmp_path):
     resolved = resolve_model(str(tiny_model_dir), tmp_path / "cache")
     with pytest.raises(ConfigError, match="adapter folder not found"):

@@ -27,7 +27,7 @@ from evalgate.capability.suite import HIGHER_IS_BETTER, CapabilitySuite
 from evalgate.errors import RunError
 from evalgate.eval.cache import Cache
 from evalgate.eval.records import CriterionResult, ExampleRecord, RunRecord, record_path
-from evalgate.models.loading import adapter_sha256
+from evalgate.models.loading import adapter_identity
 from evalgate.stats import estimate_mean
 from evalgate.util.clock import utc_now
 from evalgate.util.files import sha256_json, sha256_text
@@ -81,8 +81,10 @@ def run_capability(suite: CapabilitySuite, candidate: Any, pool: Any,
 
 
 def identity(suite: CapabilitySuite, resolved: Any, adapter: Path | None, pool: Any) -> dict:
-    return {"model": resolved.identity,
-            "adapter": adapter_sha256(adapter) if adapter else None,
+    # lm-eval runs the adapter through peft unmerged; the built-in engine merges it.
+    adapter_ident = (adapter_identity(adapter, pool.settings) if suite.config.engine == "built-in"
+                     else {"adapter": adapter_identity(adapter, pool.settings)["adapter"]})
+    return {"model": resolved.identity, **adapter_ident,
             "dtype": pool.settings.resolved_dtype(), "quantization": pool.settings.quantization,
             "engine": suite.config.engine, "scorer": SCORER_VERSION}
 

@@ -29,7 +29,7 @@ from evalgate.leakage.probe_figures import (
 from evalgate.leakage.probes import ProbeRun, run_probes
 from evalgate.leakage.records import RecordSet, TrainingRecord
 from evalgate.leakage.suite import LeakageSuite
-from evalgate.models.loading import adapter_sha256
+from evalgate.models.loading import adapter_identity
 from evalgate.util.clock import utc_now
 from evalgate.util.files import sha256_json
 from evalgate.util.paths import display_path
@@ -56,7 +56,7 @@ def is_member(example_id_: str) -> bool:
 
 def identity(resolved: Any, adapter: Path | None, pool: Any) -> dict[str, Any]:
     """What a cached score or generation of one model depends on, besides its token ids."""
-    return {"model": resolved.identity, "adapter": adapter_sha256(adapter) if adapter else None,
+    return {"model": resolved.identity, **adapter_identity(adapter, pool.settings),
             "dtype": pool.settings.resolved_dtype(), "quantization": pool.settings.quantization,
             "scorer": SCORER_VERSION}
 
@@ -139,7 +139,7 @@ def build_record(suite: LeakageSuite, name: str, adapter: Path | None, resolved:
                                                    ("tpr_at_1_high", r.tpr_at_1_high))
                                  if v is not None})
         for r in results)
-    ident = {"model": resolved.identity, "adapter": adapter_sha256(adapter) if adapter else None,
+    ident = {"model": resolved.identity, **adapter_identity(adapter, pool.settings),
              "dtype": pool.settings.resolved_dtype(), "quantization": pool.settings.quantization}
     run_key = sha256_json({**ident, "suite": suite.config_sha256, "run": records.run_id,
                            "sample": suite.member_sample, "scorer": SCORER_VERSION})

@@ -24,22 +24,22 @@ class LocalBackend:
     scores_logprobs: ClassVar[bool] = True
 
     def __init__(self, system: Any, pool: Any) -> None:
-        from evalgate.models.loading import adapter_sha256
+        from evalgate.models.loading import adapter_identity
 
         self.system = system
         self.pool = pool
         self.resolved = pool.resolved(system.config.model or pool.project.config.model.base)
         self.adapter = system.adapter_path
-        self.adapter_hash = adapter_sha256(self.adapter) if self.adapter else None
+        self.adapter_identity = adapter_identity(self.adapter, pool.settings)
         self.tokenizer = pool.tokenizer(self.resolved)
 
     def identity(self) -> dict[str, Any]:
-        # The keys of the cache entries written before backends existed: unchanged, so an
-        # upgrade keeps every cached output of the local backend.
+        # The keys of the cache entries written before backends existed: unchanged for the base
+        # model, so an upgrade keeps its cached outputs; a merged adapter is named apart.
         from evalgate.models.engine import ENGINE_VERSION
 
         settings = self.pool.settings
-        return {"model": self.resolved.identity, "adapter": self.adapter_hash,
+        return {"model": self.resolved.identity, **self.adapter_identity,
                 "dtype": settings.resolved_dtype(), "quantization": settings.quantization,
                 "engine": ENGINE_VERSION}
 
