@@ -1,16 +1,23 @@
 """`pytest suites/`: every evalgate suite YAML becomes test items, one per criterion check.
 
     pytest suites/ --evalgate-candidate adapters/<run-id>     # or a system YAML
+                   [--evalgate-system baselines/prompt.yaml]  # with a PEFT adapter folder
                    [--evalgate-baseline best | few_shot | baselines/few_shot.yaml]
                    [--evalgate-project evalgate.yaml] [--junitxml report.xml]
+
+The candidate is what `evalgate gate` takes (evalgate.gate.candidate): a training run folder, a
+PEFT adapter folder trained by another tool with `--evalgate-system`, or a system YAML (an
+adapter or an endpoint serving a fine-tune); the last two are judged against evalgate.lock, as
+the gate judges them. A system YAML with neither adapter nor endpoint (a prompt recipe) may be
+a candidate too: its gate-wide items skip, having no training to check.
 
 `--evalgate-baseline` takes `best`, the `name:` of one of the project's baselines (those listed
 in evalgate.yaml) or the path of a system YAML. A bad option value (an unknown name, a missing
 file, a candidate that is neither an adapter run nor a system) is a usage error raised at
 collection (pytest exits with code 4 and says what to pass), never a row of failed tests.
 
-A YAML file is a suite when it has both `data:` and `criteria:` at the top level (or is listed
-under `suites:` in evalgate.yaml). Every registered check (evalgate.checks) that applies to a
+A YAML file is a suite when it has `criteria:` and either `data:` or a `kind:` (capability,
+leakage and judge suites name their kind and may have no `data:`). Every registered check (evalgate.checks) that applies to a
 criterion is an item, and every gate-wide check (criteria fixed before training) one more per
 suite file; the gate's own orchestration decides them (evalgate.gate.run.judge), so pytest and
 `evalgate gate` never disagree. A failure shows value, bound, interval and baseline.
@@ -33,7 +40,11 @@ SUFFIXES = (".yaml", ".yml")
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("evalgate", "evalgate suites as tests")
     group.addoption("--evalgate-candidate", default=None, metavar="PATH",
-                    help="adapter run folder (adapters/<run-id>) or a system YAML to test")
+                    help="a training run folder (adapters/<run-id>), a PEFT adapter folder "
+                         "with --evalgate-system, or a system YAML (adapter or endpoint)")
+    group.addoption("--evalgate-system", default=None, metavar="FILE",
+                    help="for an adapter evalgate did not train: the system YAML it is served "
+                         "with (needs evalgate.lock, as `evalgate gate --system`)")
     group.addoption("--evalgate-baseline", default="best", metavar="best|NAME|PATH",
                     help="`best` (per criterion, from reports/baseline.json; refreshed if "
                          "stale), the name of one of the project's baselines, or a system YAML")
@@ -50,7 +61,7 @@ def _is_suite(path: Path) -> bool:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return False
-    return isinstance(data, dict) and "criteria" in data and "data" in data
+    return isinstance(data, dict) and "criteria" in data and ("data" in data or "kind" in data)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):
@@ -90,10 +101,11 @@ class Session:
         return self._pool
 
     def candidate(self, project):
-        """(system, manifest or None) named by --evalgate-candidate; a bad value is a
-        UsageError."""
+        """The Candidate named by --evalgate-candidate (and --evalgate-system); a bad value
+        is a UsageError."""
         if self._candidate is None:
-            self._candidate = _resolve_candidate(self.option("evalgate_candidate"), project,
+            self._candidate = _resolve_candidate(self.option("evalgate_candidate"),
+                                                 self.option("evalgate_system"), project,
                                                  self.config.invocation_params.dir)
         return self._candidate
 
@@ -135,17 +147,17 @@ class Session:
 
         project = self.project(suite_path)
         suite = load_suite(suite_path)
-        candidate, manifest = self.candidate(project)
+        candidate = self.candidate(project)
         results: dict[tuple[str, str], Any] = {}
         try:
-            for check in gate_checks(manifest, [suite], allow_changed_criteria=False,
-                                     partial=True):
+            for check in gate_checks(candidate.manifest, [suite], allow_changed_criteria=False,
+                                     partial=True, lock=candidate.lock):
                 results[(GATE, check.kind)] = check
         except ConfigError as refused:  # that item fails with the reason; the others still run
             from evalgate.checks import GATE_CHECKS
 
             results.update({(GATE, kind): refused for kind in GATE_CHECKS})
-        judged = judge(project, candidate, [suite], pool=self.pool(project),
+        judged = judge(project, candidate.system, [suite], pool=self.pool(project),
                        baseline=self.baseline(project), say=lambda text: None)
         results.update({(c.criterion, c.kind): c for c in judged.checks})
         return results
@@ -203,24 +215,32 @@ def _resolve_baseline(value: str, project, invocation_dir: Path):
         raise _option_error(option, value, f"not a system YAML: {exc}; {known}", fix) from exc
 
 
-def _resolve_candidate(value: str, project, invocation_dir: Path):
-    """An adapter run folder (its manifest) or a system YAML → (system, manifest or None)."""
+def _resolve_candidate(value: str, system_value: str | None, project, invocation_dir: Path):
+    """What `evalgate gate` would judge (evalgate.gate.candidate.resolve_candidate), or a plain
+    system YAML (a prompt recipe, no adapter and no endpoint) → a Candidate."""
     from evalgate.errors import ConfigError
-    from evalgate.gate.candidate import candidate_system
+    from evalgate.gate.candidate import Candidate, resolve_candidate
     from evalgate.systems.prompting import load_system
-    from evalgate.train.manifest import load_manifest
 
     option = "--evalgate-candidate"
-    fix = ("pass the run folder `evalgate train` wrote (adapters/<run-id>) or the path of a "
-           "system YAML")
+    fix = ("pass the run folder `evalgate train` wrote (adapters/<run-id>), a PEFT adapter "
+           "folder with --evalgate-system SYSTEM.yaml, or the path of a system YAML")
     path = _given_path(value, invocation_dir, project)
     if not path.exists():
         raise _option_error(option, value, f"no such file or folder ({path})", fix)
+    system_path = None
+    if system_value:
+        system_path = _given_path(system_value, invocation_dir, project)
+        if not system_path.is_file():
+            raise _option_error("--evalgate-system", system_value,
+                                f"no such file ({system_path})",
+                                "pass the system YAML the adapter is served with")
     try:
-        if path.suffix in SUFFIXES:
-            return load_system(path), None
-        manifest = load_manifest(path)
-        return candidate_system(manifest, project), manifest
+        if path.suffix in SUFFIXES and system_path is None:
+            system = load_system(path)
+            if system.adapter_path is None and system.config.backend.kind == "local":
+                return Candidate("system", system, system.name)
+        return resolve_candidate(project, path, system_path)
     except ConfigError as exc:
         raise _option_error(option, value, str(exc), fix) from exc
 
@@ -311,11 +331,22 @@ def pytest_report_header(config: pytest.Config, start_path: Path) -> list[str] |
         project = session.project(Path(start_path) / "x")
         from evalgate.eval.baselines import load_suites
 
-        system, manifest = session.candidate(project)
+        candidate = session.candidate(project)
+        system, manifest = candidate.system, candidate.manifest
         model = system.config.model or project.config.model.base
-        adapter = (f"{manifest.name} ({manifest.stage}, run {manifest.run_id[:12]}, sha256 "
-                   f"{manifest.adapter_sha256[:12]})" if manifest else
-                   str(system.config.adapter or "none"))
+        if manifest is not None:
+            adapter = (f"{manifest.name} ({manifest.stage}, run {manifest.run_id[:12]}, sha256 "
+                       f"{manifest.adapter_sha256[:12]})")
+        elif candidate.kind == "endpoint":
+            backend = system.config.backend
+            adapter = f"endpoint {backend.model} at {backend.base_url} (system {system.name})"
+        elif candidate.adapter_sha256:
+            adapter = (f"{system.adapter_path.name} (not trained by evalgate, sha256 "
+                       f"{candidate.adapter_sha256[:12]}, system {system.name})")
+        else:
+            adapter = f"none (system {system.name})"
+        if candidate.lock is not None:
+            adapter += f" · criteria from evalgate.lock {candidate.lock.sha256[:12]}"
         suites = ", ".join(f"{s.name} {s.config_sha256[:12]}" for s in load_suites(project))
     except pytest.UsageError:
         return None  # a bad option value: collection stops with the full message

@@ -134,3 +134,54 @@ def test_one_suite_file_at_a_time_is_not_a_removed_suite(tmp_path: Path, tiny_mo
     from evalgate.errors import ConfigError
     with pytest.raises(ConfigError, match="suite 'other' was removed since training"):
         check.decide(GateEvidence(manifest, (suite,)))
+
+
+def test_capability_suite_and_an_adapter_evalgate_did_not_train(project: pytest.Pytester,
+                                                                 tiny_model_dir: Path):
+    """What `evalgate gate OUTSIDE --system S` judges, pytest judges: a PEFT adapter trained by
+    another tool, served with a system, checked against evalgate.lock; and suites of every
+    kind are collected (a capability suite has `kind:` and `questions:`, no `data:`)."""
+    import yaml
+
+    from evalgate.cli.main import main
+    from tests.gate_project import write_adapter
+    from tests.test_capability_gate import _capability_suite
+
+    root = project.path
+    _capability_suite(root)
+    config = yaml.safe_load((root / "evalgate.yaml").read_text())
+    config["suites"].append("suites/knowledge.yaml")
+    (root / "evalgate.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    write_adapter(root / "outside", tiny_model_dir)  # an untrained LoRA: the base model
+    assert main(["pin", "--project", str(root)]) == 0
+
+    collected = project.runpytest_inprocess("suites/", "--collect-only", "-q")
+    collected.stdout.fnmatch_lines(["suites/knowledge.yaml::accuracy[[]capability_regression[]]",
+                                    "suites/knowledge.yaml::answer_kl[[]max[]]",
+                                    "suites/knowledge.yaml::criteria_fixed"])
+
+    # No --evalgate-system: the same refusal as the gate, as a usage error with the fix.
+    refused = project.runpytest_inprocess("suites/", "--evalgate-candidate", "outside")
+    assert refused.ret == pytest.ExitCode.USAGE_ERROR
+    assert "needs the system it is served with" in refused.stderr.str()
+    # No lock yet: criteria must be written down before an outside candidate is judged.
+    unlocked = project.runpytest_inprocess("suites/", "--evalgate-candidate", "outside",
+                                           "--evalgate-system", "baselines/prompt.yaml")
+    assert unlocked.ret == pytest.ExitCode.USAGE_ERROR
+    assert "evalgate lock" in unlocked.stderr.str()
+
+    assert main(["lock", "--project", str(root)]) == 0
+    result = project.runpytest_inprocess("suites/", "--evalgate-candidate", "outside",
+                                         "--evalgate-system", "baselines/prompt.yaml", "-rA")
+    out = result.stdout.str()
+    assert "not trained by evalgate" in out and "criteria from evalgate.lock" in out
+    # The base model's own answers: every continuous capability signal passes, accuracy on a
+    # random tiny model has no power (INCONCLUSIVE fails its item), beat_baseline fails, and
+    # both criteria_fixed items pass against the lock.
+    assert "PASSED suites/knowledge.yaml::criteria_fixed" in out
+    assert "PASSED suites/tiny.yaml::criteria_fixed" in out
+    for name in ("gold_logprob[max_drop]", "agreement[min]", "answer_kl[max]"):
+        assert f"PASSED suites/knowledge.yaml::{name}" in out
+    assert "FAILED suites/tiny.yaml::fields[beat_baseline]" in out
+    assert "FAILED suites/knowledge.yaml::accuracy[capability_regression]" in out
+    assert "no power" in out
