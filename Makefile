@@ -14,7 +14,7 @@ setup: $(STAMP)
 # The whole pipeline on the example project: baselines → train → gate → promote. Exit 1 means
 # "not promoted" (REJECT or INCONCLUSIVE), an honest answer the demo shows rather than hides:
 # the demo only fails on bad input (2) or a failed run (3). `QUICK=1 make demo` is the
-# first-look profile (60 examples per suite, a quarter of the training steps, never promoted).
+# first-look profile (30 examples per suite, an eighth of the training steps, never promoted).
 demo: setup
 	@$(EVALGATE) run $(if $(QUICK),--quick,); \
 	code=$$?; if [ $$code -eq 1 ]; then echo "(exit 1: the gate did not promote the adapter; the report says why)"; fi; \

@@ -55,5 +55,5 @@ def test_quick_run_end_to_end(tmp_path: Path, tiny_model_dir: Path,
     manifest = json.loads((tmp_path / "adapters" / verdict["adapter"]["run_id"]
                            / "manifest.json").read_text())
     assert manifest["name"].endswith("-quick")
-    assert manifest["stages"]["sft"]["steps"] == 2  # a quarter of 3 steps, at least 2
+    assert manifest["stages"]["sft"]["steps"] == 2  # an eighth of 3 steps, at least 2
     assert not (tmp_path / "registry").exists()

@@ -174,3 +174,18 @@ def test_leakage_suite_bad_input(tmp_path: Path):
         path.write_text(yaml.safe_dump({**LEAKAGE_SUITE, **change}))
         with pytest.raises(ConfigError, match=words):
             load_suite(path)
+
+
+def test_quick_look_caps_members_probes_and_canary_candidates(tmp_path: Path):
+    """`evalgate run --quick` (head(n)): n members, canaries ranked among at most 31 secrets
+    (exposure up to 5 bits, above the 3-bit bound); the full suite keeps what it configures."""
+    from evalgate.leakage.suite import QUICK_CANDIDATES
+
+    path = tmp_path / "l.yaml"
+    path.write_text(yaml.safe_dump({**LEAKAGE_SUITE, "members": {"sample": 200, "seed": 0},
+                                    "canaries": {"candidates": 127}}))
+    suite = load_suite(path)
+    assert (suite.member_sample, suite.canary_candidates) == (200, 127)
+    quick = suite.head(30)
+    assert (quick.member_sample, quick.canary_candidates) == (30, QUICK_CANDIDATES) == (30, 31)
+    assert suite.head(None) is suite

@@ -3,8 +3,10 @@ a closing summary. Each step is the same code as its own command (nothing is re-
 here), so `run` decides exactly what the separate commands would.
 
 `--quick` is a first look in minutes rather than the better part of an hour: every suite is
-cut to its first QUICK_EXAMPLES examples, only the first training config is trained, with a
-quarter of its steps (`TrainConfig.quick`, adapter `<name>-quick`), and everything is written
+cut to its first QUICK_EXAMPLES examples (a leakage suite: that many members, non-members in
+its probes, and canaries ranked among 31 random secrets), only the first training config is
+trained, with an eighth of its steps (`TrainConfig.quick`, adapter `<name>-quick`), and
+everything is written
 under `reports/quick/`. A quick verdict is never promoted: on so few examples most relative
 checks are honestly INCONCLUSIVE, and the report says how many examples would settle them.
 The cache is per example, so a later full `evalgate run` reuses every quick output.
@@ -31,7 +33,9 @@ from evalgate.cli.output import (
 from evalgate.cli.train import print_canaries, warn_pii
 from evalgate.report.console import STATUS_STYLE
 
-QUICK_EXAMPLES = 60
+# Sized so that a cold `evalgate run --quick` of the example project (five suites, GGUF
+# conversion included) stays under 10 minutes on the 2-core reference machine.
+QUICK_EXAMPLES = 30
 
 
 def run(args: argparse.Namespace) -> int:
@@ -106,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     console.print(table)
     if args.quick:
         console.print(f"[yellow]quick look:[/] the first {QUICK_EXAMPLES} examples of each suite "
-                      "and a quarter of the training steps; never promoted. `evalgate run` "
+                      "and an eighth of the training steps; never promoted. `evalgate run` "
                       "decides on the full suites (cached outputs are reused).", highlight=False)
     for _, gated, _ in rows:
         for reason in blocking(gated.verdict):
@@ -118,8 +122,9 @@ def register(commands) -> None:
     parser = commands.add_parser("run", help="the whole pipeline: baseline → train → gate → "
                                              "promote, with a closing summary")
     parser.add_argument("--quick", action="store_true",
-                        help="a first look: the first 60 examples of each suite, a quarter of "
-                             "the training steps, reports under reports/quick/, never promoted")
+                        help=f"a first look: the first {QUICK_EXAMPLES} examples of each suite, an "
+                             "eighth of the training steps, reports under reports/quick/, never "
+                             "promoted")
     parser.add_argument("--no-promote", action="store_true", help="stop after the gate")
     parser.add_argument("--alias", default="production")
     add_project_option(parser)

@@ -114,7 +114,7 @@ def canary_exposures(suite: LeakageSuite, records: RecordSet, tokens: Any, engin
     with the true secret against `candidates` random secrets (same prompt, same template)."""
     from evalgate.train.data import IGNORE
 
-    r = suite.config.canaries.candidates
+    r = suite.canary_candidates
     items: list[tuple[str, list[int], int]] = []  # (canary id, ids, scored tokens)
     for planted in records.canaries:
         secrets = [planted.canary.secret, *candidate_secrets(planted.canary, r,

@@ -142,7 +142,9 @@ def build_record(suite: LeakageSuite, name: str, adapter: Path | None, resolved:
     ident = {"model": resolved.identity, **adapter_identity(adapter, pool.settings),
              "dtype": pool.settings.resolved_dtype(), "quantization": pool.settings.quantization}
     run_key = sha256_json({**ident, "suite": suite.config_sha256, "run": records.run_id,
-                           "sample": suite.member_sample, "scorer": SCORER_VERSION})
+                           "sample": suite.member_sample,
+                           "canary_candidates": suite.canary_candidates,
+                           "scorer": SCORER_VERSION})
     return RunRecord(
         run_key=run_key, created_at=utc_now(), evalgate_version=__version__,
         engine_version=SCORER_VERSION,

@@ -49,6 +49,11 @@ class MembersConfig(StrictModel):
     seed: int = 0
 
 
+# The quick look ranks each canary among this many random secrets (at most 5 bits of exposure,
+# above any sensible bound; the full suite's 127 allow 7).
+QUICK_CANDIDATES = 31
+
+
 class CanaryProbe(StrictModel):
     candidates: int = Field(127, ge=7, le=100_000, description=(
         "random secrets each canary is ranked among (exposure is at most log2(candidates + 1) "
@@ -159,8 +164,17 @@ class LeakageSuite:
             return self.config.members.sample
         return min(self.config.members.sample, self.sample_limit)
 
+    @property
+    def canary_candidates(self) -> int:
+        """Random secrets each canary is ranked among: the configured number, or at most
+        QUICK_CANDIDATES in the quick look (exposure can still reach 5 bits there)."""
+        candidates = self.config.canaries.candidates
+        return candidates if self.sample_limit is None else min(candidates, QUICK_CANDIDATES)
+
     def head(self, n: int | None) -> LeakageSuite:
-        """The quick look: at most `n` members (non-members are what the manifest holds)."""
+        """The quick look: at most `n` members scored and probed, at most `n` non-members
+        probed, canaries ranked among at most QUICK_CANDIDATES secrets (non-members are all
+        scored: the membership AUC needs them)."""
         return self if n is None else replace(self, sample_limit=n)
 
     def held_out_texts(self) -> list[tuple[str, str]]:

@@ -213,13 +213,13 @@ class TrainConfig(StrictModel):
         return {"sft": StageSettings, "dpo": DPOSettings}.get(stage, PreferenceSettings)()
 
     def quick(self) -> TrainConfig:
-        """The `evalgate run --quick` profile: a quarter of the steps (at least 2 per stage), of
-        the auto-pair prompts (at least 8) and of their `min_pairs`, under the name
+        """The `evalgate run --quick` profile: an eighth of the steps (at least 2 per stage), a
+        quarter of the auto-pair prompts (at least 8) and of their `min_pairs`, under the name
         `<name>-quick` so that its adapter never takes the place of the full run's."""
         update: dict = {"name": f"{self.name}-quick"}
         for stage in self.stages:
             settings = self.settings(stage)
-            steps = max(2, settings.max_steps // 4)
+            steps = max(2, settings.max_steps // 8)
             update[stage] = settings.model_copy(update={
                 "max_steps": steps, "save_steps": min(settings.save_steps, steps)})
         if isinstance(self.pairs, AutoPairs):
