@@ -29,6 +29,7 @@ nothing for runs that collect no suite file; without --evalgate-candidate suite 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -242,7 +243,9 @@ def _resolve_candidate(value: str, system_value: str | None, project, invocation
                 return Candidate("system", system, system.name)
         return resolve_candidate(project, path, system_path)
     except ConfigError as exc:
-        raise _option_error(option, value, str(exc), fix) from exc
+        # The gate's messages name its own option; here it is spelled --evalgate-system.
+        problem = re.sub(r"(?<![\w-])--system\b", "--evalgate-system", str(exc))
+        raise _option_error(option, value, problem, fix) from exc
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,

@@ -164,6 +164,8 @@ def test_capability_suite_and_an_adapter_evalgate_did_not_train(project: pytest.
     refused = project.runpytest_inprocess("suites/", "--evalgate-candidate", "outside")
     assert refused.ret == pytest.ExitCode.USAGE_ERROR
     assert "needs the system it is served with" in refused.stderr.str()
+    assert "add --evalgate-system baselines/" in refused.stderr.str()
+    assert " --system" not in refused.stderr.str()
     # No lock yet: criteria must be written down before an outside candidate is judged.
     unlocked = project.runpytest_inprocess("suites/", "--evalgate-candidate", "outside",
                                            "--evalgate-system", "baselines/prompt.yaml")
