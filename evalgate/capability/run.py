@@ -81,9 +81,9 @@ def run_capability(suite: CapabilitySuite, candidate: Any, pool: Any,
 
 
 def identity(suite: CapabilitySuite, resolved: Any, adapter: Path | None, pool: Any) -> dict:
-    # lm-eval runs the adapter through peft unmerged; the built-in engine merges it.
-    adapter_ident = (adapter_identity(adapter, pool.settings) if suite.config.engine == "built-in"
-                     else {"adapter": adapter_identity(adapter, pool.settings)["adapter"]})
+    adapter_ident = adapter_identity(adapter, pool.settings)
+    if suite.config.engine != "built-in":  # lm-eval runs the adapter through peft, unmerged
+        adapter_ident.pop("adapter_merged", None)
     return {"model": resolved.identity, **adapter_ident,
             "dtype": pool.settings.resolved_dtype(), "quantization": pool.settings.quantization,
             "engine": suite.config.engine, "scorer": SCORER_VERSION}

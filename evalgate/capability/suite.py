@@ -32,7 +32,7 @@ from pydantic import Field, model_validator
 from evalgate.capability.data import QuestionBank, Subset, load_questions, select
 from evalgate.capability.items import Item, items_pin, lm_eval_task_items, mmlu_items
 from evalgate.errors import ConfigError
-from evalgate.suite.criteria import CriterionBase, Name, check_unique_names
+from evalgate.suite.criteria import KindCriterion, Name, SuiteConfigBase
 from evalgate.util.files import sha256_json
 from evalgate.util.jsonl import Sha256Pin
 from evalgate.util.yamlio import StrictModel, parse_model
@@ -90,7 +90,7 @@ class GeneralTextConfig(StrictModel):
     sha256: Sha256Pin | None = Field(None, description="pin of the text file's bytes")
 
 
-class CapabilityCriterion(CriterionBase):
+class CapabilityCriterion(KindCriterion):
     metric: Signal
     max_rise: float | None = Field(
         None, ge=0.0, description="for lower-is-better signals (log_perplexity, answer_kl): "
@@ -141,11 +141,8 @@ class CapabilityCriterion(CriterionBase):
         word = "drop" if self.higher_is_better else "rise"
         return f"{word} against the base model < {self.max_drop:g}"
 
-    def fingerprint(self, suite_dir: Path) -> dict:
-        return {"metric": self.metric, "name": self.name}
 
-
-class CapabilitySuiteConfig(StrictModel):
+class CapabilitySuiteConfig(SuiteConfigBase):
     name: Name
     description: str = ""
     questions: QuestionsConfig = Field(default_factory=QuestionsConfig)
@@ -158,11 +155,6 @@ class CapabilitySuiteConfig(StrictModel):
                                 "EleutherAI's harness on the same questions (slower; the "
                                 "reference)")
     criteria: list[CapabilityCriterion] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _unique_criteria(self) -> CapabilitySuiteConfig:
-        check_unique_names(self.criteria)
-        return self
 
 
 @dataclass(frozen=True)

@@ -36,12 +36,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from evalgate.errors import ConfigError
-from evalgate.suite.criteria import CriterionBase, Name, check_unique_names
+from evalgate.suite.criteria import KindCriterion, Name, SuiteConfigBase
 from evalgate.suite.load import GenerationConfig, Suite, SuiteConfig
-from evalgate.systems.backends import BackendConfig, LocalConfig, backend_by_name
+from evalgate.systems.backends import BackendConfig, LocalConfig
 from evalgate.util.files import sha256_json
 from evalgate.util.jsonl import Dataset, Sha256Pin, load_jsonl
 from evalgate.util.templates import placeholders, render
@@ -62,11 +62,6 @@ class JudgeModelConfig(StrictModel):
     json_retries: int = Field(2, ge=0, le=10, description="endpoint: asks again after an "
                                                           "unparseable verdict")
 
-    @field_validator("backend", mode="before")
-    @classmethod
-    def _backend_by_name(cls, value: Any) -> Any:
-        return backend_by_name(value)
-
     @model_validator(mode="after")
     def _model_is_local(self) -> JudgeModelConfig:
         if self.model is not None and self.backend.kind != "local":
@@ -84,7 +79,7 @@ class GoldConfig(StrictModel):
                     "orders); below it the criterion is INCONCLUSIVE: judge not trusted")
 
 
-class JudgeCriterion(CriterionBase):
+class JudgeCriterion(KindCriterion):
     metric: Literal["judge_win_rate"]
     # Decided on the whole record (the judge's validation travels with the verdicts).
     evidence: ClassVar[str] = "records"
@@ -104,11 +99,8 @@ class JudgeCriterion(CriterionBase):
     def higher_is_better(self) -> bool:
         return True
 
-    def fingerprint(self, suite_dir: Path) -> dict:
-        return {"metric": self.metric, "name": self.name}
 
-
-class JudgeSuiteConfig(StrictModel):
+class JudgeSuiteConfig(SuiteConfigBase):
     name: Name
     description: str = ""
     data: str = Field(description="JSONL of prompts, relative to the suite file")
@@ -128,11 +120,6 @@ class JudgeSuiteConfig(StrictModel):
         None, description="gold preference pairs: without them the judge is not validated and "
                           "the criterion is INCONCLUSIVE")
     criteria: list[JudgeCriterion] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _unique(self) -> JudgeSuiteConfig:
-        check_unique_names(self.criteria)
-        return self
 
 
 @dataclass(frozen=True)

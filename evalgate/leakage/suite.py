@@ -24,7 +24,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from evalgate.leakage.attacks import ATTACKS, MIN_K
-from evalgate.suite.criteria import CriterionBase, Name, check_unique_names
+from evalgate.suite.criteria import KindCriterion, Name, SuiteConfigBase
 from evalgate.util.files import sha256_json
 from evalgate.util.yamlio import StrictModel, parse_model
 
@@ -71,7 +71,7 @@ class ExtractionProbe(StrictModel):
         "tokens that must follow exactly; an answer too short for them is skipped"))
 
 
-class LeakageCriterion(CriterionBase):
+class LeakageCriterion(KindCriterion):
     metric: Metric
     # Decided on whole run records (members against non-members), not per-example pairs.
     evidence: ClassVar[str] = "records"
@@ -87,11 +87,8 @@ class LeakageCriterion(CriterionBase):
     def higher_is_better(self) -> bool:
         return False
 
-    def fingerprint(self, suite_dir: Path) -> dict:
-        return {"metric": self.metric, "name": self.name}
 
-
-class LeakageSuiteConfig(StrictModel):
+class LeakageSuiteConfig(SuiteConfigBase):
     name: Name
     description: str = ""
     members: MembersConfig = Field(default_factory=MembersConfig)
@@ -109,7 +106,6 @@ class LeakageSuiteConfig(StrictModel):
         low, high = self.control_band
         if not 0.0 <= low < 0.5 < high <= 1.0:
             raise ValueError("control_band must contain 0.5, e.g. [0.4, 0.6]")
-        check_unique_names(self.criteria)
         if len(set(self.attacks)) != len(self.attacks):
             raise ValueError("an attack is listed twice")
         return self

@@ -176,12 +176,13 @@ def load_model(
             f"loading the model from {resolved.path} failed: {type(error).__name__}: {error}"
         ) from error
 
-    adapter_hash = None
+    adapter_hash, merged = None, False
     if adapter is not None:
         adapter = Path(adapter).expanduser()
         adapter_hash = adapter_sha256(adapter)
         model = _attach_adapter(model, adapter)
-        if merges_adapter(adapter, settings):
+        merged = merges_adapter(adapter, settings)
+        if merged:
             model = model.merge_and_unload()
     model.eval()
     if getattr(model.generation_config, "pad_token_id", None) is None:
@@ -196,7 +197,7 @@ def load_model(
         quantization=settings.quantization,
         resolved=resolved,
         adapter=adapter,
-        adapter_merged=adapter is not None and merges_adapter(adapter, settings),
+        adapter_merged=merged,
     )
 
 

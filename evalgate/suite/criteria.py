@@ -240,3 +240,21 @@ def check_unique_names(criteria: Sequence[Any]) -> None:
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise ValueError(f"duplicate criterion names: {', '.join(duplicates)}")
+
+
+class SuiteConfigBase(StrictModel):
+    """The config of a suite file of any kind: its `criteria` are named uniquely. No fields of
+    its own, so what a suite dumps (and so its hash) is its kind's fields alone."""
+
+    @model_validator(mode="after")
+    def _unique_criteria(self) -> SuiteConfigBase:
+        check_unique_names(self.criteria)  # type: ignore[attr-defined]
+        return self
+
+
+class KindCriterion(CriterionBase):
+    """A criterion whose per-example scores its suite kind computes (capability, leakage,
+    judge): its metric and name are all that decide them (bounds re-decide, never re-score)."""
+
+    def fingerprint(self, suite_dir: Path) -> dict:
+        return {"metric": self.metric, "name": self.name}  # type: ignore[attr-defined]

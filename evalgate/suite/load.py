@@ -6,11 +6,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
 from evalgate.errors import ConfigError
 from evalgate.metrics.base import Metric
-from evalgate.suite.criteria import Criterion, Name, check_unique_names
+from evalgate.suite.criteria import Criterion, Name, SuiteConfigBase
 from evalgate.util.files import sha256_json
 from evalgate.util.jsonl import Dataset, Sha256Pin, load_jsonl
 from evalgate.util.templates import placeholders, render
@@ -22,7 +22,7 @@ class GenerationConfig(StrictModel):
     stop: list[str] = Field(default_factory=list)
 
 
-class SuiteConfig(StrictModel):
+class SuiteConfig(SuiteConfigBase):
     name: Name
     description: str = ""
     data: str = Field(description="JSONL file, relative to the suite file")
@@ -47,11 +47,6 @@ class SuiteConfig(StrictModel):
         if isinstance(data, dict) and data.get("on_long_input") == "error":
             del data["on_long_input"]
         return data
-
-    @model_validator(mode="after")
-    def _unique_criteria(self) -> "SuiteConfig":
-        check_unique_names(self.criteria)
-        return self
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from evalgate.errors import ConfigError
 from evalgate.suite.criteria import Name
-from evalgate.systems.backends import BackendConfig, LocalConfig, backend_by_name
+from evalgate.systems.backends import BackendConfig, LocalConfig
 from evalgate.systems.retrieval import Chunk, Method, Retriever, load_corpus
 from evalgate.util.files import sha256_json
 from evalgate.util.jsonl import Dataset, load_jsonl
@@ -88,11 +88,6 @@ class SystemConfig(StrictModel):
         default_factory=LocalConfig,
         description="where prompts are answered: local (this process, the default) or openai "
                     "(an OpenAI-compatible endpoint: base_url, model, api_key_env)")
-
-    @field_validator("backend", mode="before")
-    @classmethod
-    def _backend_by_name(cls, value: Any) -> Any:
-        return backend_by_name(value)
 
     @model_validator(mode="after")
     def _endpoint_names_its_model(self) -> "SystemConfig":

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Union
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from evalgate.systems.backends.base import BACKENDS, Backend, BackendKind, register_backend
 from evalgate.systems.backends.local import LOCAL, LocalBackend, LocalConfig
@@ -14,15 +14,17 @@ from evalgate.systems.backends.openai import OPENAI, OpenAIBackend, OpenAIConfig
 register_backend(LOCAL)
 register_backend(OPENAI)
 
-# The `backend:` block of a system file: one config model per registered backend, chosen by
-# `kind` (a bare name such as `backend: local` is read as `{kind: local}`).
-BackendConfig = Annotated[Union[tuple(kind.config for kind in BACKENDS.values())],  # noqa: UP007
-                          Field(discriminator="kind")]
-
 
 def backend_by_name(value: Any) -> Any:
-    """`backend: local` is `backend: {kind: local}` (a `mode="before"` validator's body)."""
+    """`backend: local` is `backend: {kind: local}`."""
     return {"kind": value} if isinstance(value, str) else value
+
+
+# The `backend:` block of a system (or a judge): one config model per registered backend, chosen
+# by `kind`; a bare name such as `backend: local` is read as `{kind: local}` wherever the type
+# is used.
+BackendConfig = Annotated[Union[tuple(kind.config for kind in BACKENDS.values())],  # noqa: UP007
+                          Field(discriminator="kind"), BeforeValidator(backend_by_name)]
 
 
 def build_backend(system: Any, pool: Any) -> Backend:
