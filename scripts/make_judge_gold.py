@@ -41,9 +41,11 @@ import collections
 import json
 import random
 import re
-import string
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_policy_qa import occurs, write_or_check  # a sibling script
 
 ROOT = Path(__file__).resolve().parents[1]
 QA = ROOT / "suites" / "data" / "policy_qa.jsonl"
@@ -54,20 +56,7 @@ KINDS = ("wrong_fact", "non_answer", "wrong_language", "style")
 N_ENGLISH = 36
 N_TURKISH = 24
 
-# --- matching: the suite's `contains` (the same normalize/occurs as make_policy_qa.py) --------
-_PUNCT_TABLE = str.maketrans("", "", string.punctuation + "“”‘’«»…")
-_SPACES = re.compile(r"\s+")
-
-
-def normalize(text: str) -> str:
-    return _SPACES.sub(" ", text.casefold().translate(_PUNCT_TABLE)).strip()
-
-
-def occurs(needle: str, haystack: str) -> bool:
-    """Whole-word occurrence of the normalised needle in the normalised haystack."""
-    needle = normalize(needle)
-    return bool(needle) and re.search(
-        rf"(?<!\w){re.escape(needle)}(?!\w)", normalize(haystack)) is not None
+# --- matching: the suite's `contains` (make_policy_qa.py's normalize and occurs) ---------------
 
 
 def contains_answer(text: str, answers: list[str]) -> bool:
@@ -512,21 +501,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    text = render_jsonl(rows)
-    if args.check:
-        current = OUT.read_text(encoding="utf-8") if OUT.is_file() else None
-        if current != text:
-            print(f"{OUT.relative_to(ROOT)} is out of date: run scripts/make_judge_gold.py",
-                  file=sys.stderr)
-            return 1
-        print(f"{OUT.relative_to(ROOT)} is up to date ({summary(rows)})")
-        return 0
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    with open(OUT, "w", encoding="utf-8", newline="\n") as handle:
-        handle.write(text)
-    print(f"wrote {OUT.relative_to(ROOT)}: {summary(rows)}")
-    return 0
-
+    return write_or_check(OUT, render_jsonl(rows), args.check, "scripts/make_judge_gold.py",
+                          f"wrote {OUT.relative_to(ROOT)}: {summary(rows)}",
+                          up_to_date=f" ({summary(rows)})")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -474,6 +474,24 @@ def render(examples: list[dict]) -> str:
     return "".join(json.dumps(example, ensure_ascii=False) + "\n" for example in examples)
 
 
+def write_or_check(out: Path, text: str, check: bool, script: str, wrote: str,
+                   up_to_date: str = "") -> int:
+    """Write a generated file, or with `check` verify the committed one (exit 1 when it is out
+    of date): the `--check` contract of the example project's generator scripts."""
+    if check:
+        current = out.read_text(encoding="utf-8") if out.is_file() else None
+        if current != text:
+            print(f"{out.relative_to(ROOT)} is out of date: run {script}", file=sys.stderr)
+            return 1
+        print(f"{out.relative_to(ROOT)} is up to date{up_to_date}")
+        return 0
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write(text)
+    print(wrote)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true",
@@ -484,20 +502,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.check:
-        current = OUT.read_text(encoding="utf-8") if OUT.is_file() else None
-        if current != text:
-            print(f"{OUT.relative_to(ROOT)} is out of date: run scripts/make_policy_qa.py",
-                  file=sys.stderr)
-            return 1
-        print(f"{OUT.relative_to(ROOT)} is up to date")
-        return 0
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    with open(OUT, "w", encoding="utf-8", newline="\n") as handle:
-        handle.write(text)
-    print(f"wrote {N_QUESTIONS} questions to {OUT.relative_to(ROOT)}")
-    return 0
-
+    return write_or_check(OUT, text, args.check, "scripts/make_policy_qa.py",
+                          f"wrote {N_QUESTIONS} questions to {OUT.relative_to(ROOT)}")
 
 if __name__ == "__main__":
     sys.exit(main())
