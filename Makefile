@@ -1,15 +1,26 @@
 # Two commands: `make demo` runs evalgate on the example project, `make test` runs the tests.
-# Both set up the virtualenv first (once; again only when pyproject.toml or the setup changes).
+# Both set up the virtualenv first from requirements.lock (once; again only when the lock,
+# pyproject.toml or the setup changes).
 VENV ?= .venv
 EVALGATE := $(VENV)/bin/evalgate
 STAMP := $(VENV)/.evalgate-installed
 
-.PHONY: demo test setup bench serve clean-cache
+.PHONY: demo test setup lock test-latest bench serve clean-cache
 
-$(STAMP): pyproject.toml scripts/setup.sh
+$(STAMP): pyproject.toml requirements.lock scripts/setup.sh scripts/install_torch.sh
 	bash scripts/setup.sh $(VENV)
 
 setup: $(STAMP)
+
+# Re-resolve requirements.lock from pyproject.toml (newest releases inside its ranges; torch as
+# named on the lock's `# torch==` line, or TORCH_VERSION=...), then `make setup` installs it.
+lock: setup
+	TORCH_VERSION=$(TORCH_VERSION) bash scripts/lock.sh $(VENV)
+
+# The tests against the newest release of every dependency, in a throw-away virtualenv (not
+# CI): finds a release that breaks evalgate before a new user does.
+test-latest:
+	bash scripts/test_latest.sh
 
 # The whole pipeline on the example project: baselines → train → gate → promote. Exit 1 means
 # "not promoted" (REJECT or INCONCLUSIVE), an honest answer the demo shows rather than hides:

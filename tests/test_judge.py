@@ -26,6 +26,7 @@ from evalgate.judge.verdicts import (
 from evalgate.util.files import sha256_file
 from tests.endpoints import FaultServer, completion, serve_model
 from tests.helpers import example_rows, write_jsonl, write_project
+from tests.tiny import build_tiny_llama
 
 # -- accounting ---------------------------------------------------------------------------------
 
@@ -238,12 +239,14 @@ def test_a_judge_that_fails_fails_the_run(home: Path, tiny_model_dir: Path, caps
 
 def test_a_real_model_served_as_judge_is_not_trusted_when_it_writes_no_json(
         home: Path, tiny_model_dir: Path, capsys):
-    """`transformers serve` of the tiny random model: a real OpenAI-compatible judge whose
+    """`transformers serve` of a tiny random model: a real OpenAI-compatible judge whose
     replies are not verdicts. Each is asked again, recorded as unparseable, and the criterion
-    says the judge is not trusted — never a pass."""
-    with serve_model(tiny_model_dir) as judge_url, FaultServer(_fine_tune) as ft:
+    says the judge is not trusted — never a pass. (Its context holds the judge prompt and the
+    reminder: 2,048 positions; the test below is the 512 of the tiny model.)"""
+    judge_model = build_tiny_llama(home / "judge-model", max_positions=2048)
+    with serve_model(judge_model) as judge_url, FaultServer(_fine_tune) as ft:
         root = _judge_project(home / "p", tiny_model_dir, {"json_retries": 1, "backend": {
-            "kind": "openai", "base_url": judge_url, "model": str(tiny_model_dir)}})
+            "kind": "openai", "base_url": judge_url, "model": str(judge_model)}})
         candidate = _candidate(root, ft.base_url)
         main(["lock", "--project", str(root)])
         assert main(["gate", str(candidate), "--project", str(root)]) == 1
@@ -251,6 +254,22 @@ def test_a_real_model_served_as_judge_is_not_trusted_when_it_writes_no_json(
     assert section["validation"]["unparsed"] == 16
     check = next(c for c in verdict.checks if c.kind == "judge_win_rate")
     assert check.status == "INCONCLUSIVE" and check.detail == "untrusted"
+
+
+def test_a_served_judge_whose_context_is_too_short_fails_the_run_with_the_reason(
+        home: Path, tiny_model_dir: Path, capsys):
+    """`transformers serve` (5.25 and later) refuses a prompt longer than the model's context
+    with HTTP 400 and the reason: the judge cannot read what it is asked, so the run fails
+    (exit 3) and says why, never an unparsed verdict or a pass. Here the reminder that asks
+    again for JSON, after the judge prompt and the first reply, outgrows 512 positions."""
+    with serve_model(tiny_model_dir) as judge_url, FaultServer(_fine_tune) as ft:
+        root = _judge_project(home / "p", tiny_model_dir, {"json_retries": 1, "backend": {
+            "kind": "openai", "base_url": judge_url, "model": str(tiny_model_dir)}})
+        candidate = _candidate(root, ft.base_url)
+        main(["lock", "--project", str(root)])
+        assert main(["gate", str(candidate), "--project", str(root)]) == 3
+    err = " ".join(capsys.readouterr().err.split())
+    assert "HTTP 400" in err and "takes at most 512" in err and "Traceback" not in err
 
 
 def test_the_local_judge_reads_log_probs(home: Path, tiny_model_dir: Path, capsys):

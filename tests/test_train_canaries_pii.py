@@ -116,14 +116,36 @@ def test_canary_record_for_the_manifest(tmp_path, tiny_model_dir):
 
 # -- run id ----------------------------------------------------------------------------------
 
-# The id this config had before `canaries` and `pii` existed (same tiny model, same data):
-# adapters trained then must still be found.
-RUN_ID_BEFORE = "tiny-4d3d6501369d"
+def _run_id_before_canaries(plan) -> str:
+    """The run id as `_run_id` computed it before `canaries` and `pii` existed (5f37bfe^):
+    the resolved config less its description, with the same data, model, system, suite and
+    chat-template hashes. Computed, not a literal: the tiny model's hash and the chat template
+    change with the library versions that build them."""
+    from evalgate.train.plan import GUARD_KEYS, TRAIN_VERSION
+    from evalgate.util.files import sha256_json
+
+    hashed = {k: v for k, v in plan.config.resolved().items()
+              if k not in ("description", "canaries", "pii")}
+    if hashed.get("pairs"):
+        hashed["pairs"] = {k: v for k, v in hashed["pairs"].items() if k not in GUARD_KEYS}
+    digest = sha256_json({
+        "train_version": TRAIN_VERSION,
+        "config": hashed,
+        "data": plan.pool.dataset.sha256,
+        "pairs": plan.pairs_dataset.sha256 if plan.pairs_dataset is not None else None,
+        "model": plan.resolved.identity,
+        "system": plan.prepared.config_sha256,
+        "suite": plan.suite.config_sha256,
+        "chat_template": plan.tokens.template_sha256,
+    })
+    return f"{plan.config.name}-{digest[:12]}"
 
 
 def test_run_id_keeps_old_runs_and_hashes_canaries_only(tmp_path, tiny_model_dir):
-    plain = _plan(tmp_path / "a", tiny_model_dir).run_id
-    assert plain == RUN_ID_BEFORE
+    # adapters trained before `canaries` and `pii` existed must still be found
+    plan = _plan(tmp_path / "a", tiny_model_dir)
+    plain = plan.run_id
+    assert plain == _run_id_before_canaries(plan)
     for policy in ("warn", "refuse", "off"):  # a policy, not what the adapter learns
         assert _plan(tmp_path / policy, tiny_model_dir, pii=policy).run_id == plain
     planted = _plan(tmp_path / "c", tiny_model_dir, canaries=CANARIES).run_id

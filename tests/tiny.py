@@ -55,7 +55,7 @@ def build_tokenizer(folder: Path):
 
 
 def build_tiny_llama(folder: Path, seed: int = 0, hidden_size: int = 16,
-                     initializer_range: float = 0.02) -> Path:
+                     initializer_range: float = 0.02, max_positions: int = 512) -> Path:
     """Write a random 2-layer Llama (hidden size 16) plus its tokenizer into `folder`.
 
     A larger `initializer_range` (e.g. 0.5) gives embeddings large enough for a LoRA adapter to
@@ -73,7 +73,7 @@ def build_tiny_llama(folder: Path, seed: int = 0, hidden_size: int = 16,
         num_hidden_layers=2,
         num_attention_heads=2,
         num_key_value_heads=1,
-        max_position_embeddings=512,
+        max_position_embeddings=max_positions,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,

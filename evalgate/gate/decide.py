@@ -233,8 +233,11 @@ def build_verdict(*, specs: Sequence[CriterionSpec],
                          "data_sha256": s.dataset.sha256, "criteria": dict(s.fingerprints)}
                 for s in suites},
         criteria=tuple(specs), records=record_info,
-        baseline_record={"path": display_path(baseline_path, root),
-                         "sha256": sha256_file(baseline_path)},
+        # none when no suite compares with the listed baselines (a project of gate-only
+        # kinds: capability, leakage, judge) and `evalgate baseline` never ran
+        baseline_record=({"path": display_path(baseline_path, root),
+                          "sha256": sha256_file(baseline_path)}
+                         if Path(baseline_path).exists() else {}),
         statistics={**STATISTICS, "resamples": resamples, "seed": seed, "alpha": ALPHA},
         allow_changed_criteria=allow_changed_criteria, changed_criteria=tuple(changed),
         warnings=tuple(warnings), sections=dict(sections or {}))

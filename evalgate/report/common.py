@@ -137,3 +137,12 @@ def provenance_rows(verdict) -> list[tuple[str, str]]:
     rows.append(("base model", f"{model.get('ref') or model.get('served_model', '?')} · "
                                f"{model.get('identity', '')}"))
     return rows
+
+
+def baseline_record_text(verdict, digits: int | None = None) -> str:
+    """The baseline record a verdict rests on: its path and sha256 (cut to `digits`), or why
+    there is none."""
+    record = verdict.baseline_record
+    if not record:
+        return "none (no suite compares with the listed baselines)"
+    return f"{record['path']} · sha256 {record['sha256'][:digits]}"

@@ -10,7 +10,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from evalgate.report.common import blocking, candidate_title, fmt_p, paired_figures
+from evalgate.report.common import (
+    baseline_record_text, blocking, candidate_title, fmt_p, paired_figures)
 from evalgate.report.console import STATUS_STYLE, status_text
 from evalgate.report.sections import sections
 
@@ -75,6 +76,6 @@ def render_verdict(verdict) -> Group:
     if provenance.get("kind") == "lock":
         facts.append(f"evalgate.lock {str(provenance.get('sha256'))[:12]} of "
                      f"{provenance.get('created_at')} (training time not verifiable)")
-    facts.append(f"baseline record {verdict.baseline_record['sha256'][:12]}")
+    facts.append(f"baseline record {baseline_record_text(verdict, 12)}")
     parts.append(Text(" · ".join(facts), style="dim"))
     return Group(*parts)

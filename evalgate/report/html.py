@@ -11,6 +11,7 @@ from __future__ import annotations
 from html import escape
 
 from evalgate.report.common import (
+    baseline_record_text,
     blocking,
     candidate_title,
     criteria_rows,
@@ -198,8 +199,7 @@ def render_html(verdict) -> str:
             f"<li>{escape(r)}</li>" for r in blocking(verdict)) + "</ul></div>")
     warnings = "".join(f'<div class="card warn">{escape(w)}</div>' for w in verdict.warnings)
     provenance = [*provenance_rows(verdict),
-                  ("baseline record", f"{verdict.baseline_record['path']} · "
-                                      f"{verdict.baseline_record['sha256']}")]
+                  ("baseline record", baseline_record_text(verdict))]
     for name, suite in verdict.suites.items():
         record = verdict.records[name]["candidate"]
         provenance.append((f"suite {name}", f"config {suite['config_sha256']} · candidate run "

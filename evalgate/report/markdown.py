@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from evalgate.report.common import (
+    baseline_record_text,
     blocking,
     candidate_title,
     fig_text,
@@ -50,8 +51,7 @@ def render_markdown(verdict) -> str:
     stats = verdict.statistics
     lines += ["## Provenance", "",
               *[f"- {label}: {_cell(value)}" for label, value in provenance_rows(verdict)],
-              f"- baseline record `{verdict.baseline_record['path']}` sha256 "
-              f"`{verdict.baseline_record['sha256'][:16]}`"]
+              f"- baseline record: {_cell(baseline_record_text(verdict, 16))}"]
     for name, suite in verdict.suites.items():
         record = verdict.records[name]["candidate"]
         lines.append(f"- suite `{name}` config `{suite['config_sha256'][:16]}` · candidate run "

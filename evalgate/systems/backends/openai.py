@@ -282,9 +282,11 @@ def _generation(response: Any, params: Any) -> Any:
 
 
 def _message(exc: Any) -> str:
+    """The server's own reason: OpenAI's `{"error": {"message"}}`, or FastAPI's `{"detail"}`
+    (`transformers serve`, e.g. "The prompt has 911 tokens, but the model takes at most 512")."""
     body = getattr(exc, "body", None)
     if isinstance(body, dict):
-        error = body.get("error", body)
+        error = body.get("error", body.get("detail", body))
         text = error.get("message") if isinstance(error, dict) else error
         if text:
             return str(text)[:300]
