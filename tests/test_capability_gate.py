@@ -339,3 +339,30 @@ def test_lm_eval_engine_gives_the_built_in_figures_in_the_gate(project):
     assert theirs.keys() == ours.keys()
     for qid, values in theirs.items():
         assert values == pytest.approx(ours[qid], abs=1e-3)
+
+
+def test_a_capability_only_project_gives_its_verdict_without_baselines(
+        project: Path, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch):
+    """No task suite, so no baselines and no reports/baseline.json: the gate still judges the
+    candidate against its base model and says its verdict (never a traceback)."""
+    root = tmp_path / "cap-only"
+    shutil.copytree(project, root, ignore=shutil.ignore_patterns(".evalgate", "reports"))
+    config = yaml.safe_load((root / "evalgate.yaml").read_text())
+    config["suites"] = ["suites/knowledge.yaml"]
+    config["baselines"] = []
+    (root / "evalgate.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    monkeypatch.chdir(root)
+    assert main(["lock"]) == 0
+    capsys.readouterr()
+    code = main(["gate", "systems/untrained.yaml"])
+    captured = capsys.readouterr()
+    assert code in (0, 1), captured.err
+    assert not (root / "reports" / "baseline.json").exists()
+    assert "Traceback" not in captured.err
+    assert "knowledge" in captured.out and ("PROMOTE" in captured.out
+                                            or "INCONCLUSIVE" in captured.out
+                                            or "REJECT" in captured.out)
+    [folder] = (root / "reports" / "gate").iterdir()
+    for report in ("report.md", "report.html", "report.json", "junit.xml"):
+        assert (folder / report).is_file(), report
+    assert "knowledge" in (folder / "report.md").read_text()

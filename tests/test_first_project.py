@@ -62,7 +62,7 @@ def first_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> Pa
         t.update({"dtype": "float32"}),
         t["sft"].update({"learning_rate": 0.01, "max_length": 256})))
     assert main(["check"]) == 0
-    assert "no model was loaded" in capsys.readouterr().out
+    assert "no model weights were loaded" in capsys.readouterr().out
     return tmp_path
 
 

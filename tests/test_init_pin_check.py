@@ -69,9 +69,13 @@ def test_init_writes_a_project_that_checks_clean(tmp_path: Path, capsys,
     from evalgate.project.check import check_project
     from evalgate.project.config import load_project
     findings = check_project(load_project())
-    assert [f.what for f in findings if f.ok] == ["suite", "baseline", "baseline", "lock"]
+    assert [f.what for f in findings if f.ok] == ["suite", "baseline", "baseline", "system",
+                                                  "lock"]
     assert "none yet" in findings[-2].summary  # no evalgate.lock before the first training
-    assert [f.what for f in findings if not f.ok] == ["training"]  # model 'unused-model'
+    # Prompt lengths and training both need the tokenizer of model 'unused-model': one error.
+    assert [f.what for f in findings if not f.ok] == ["lengths", "training"]
+    assert "model folder not found: 'unused-model'" in str(findings[4].error)
+    assert findings[-1].repeated
 
 
 def test_init_refuses_to_overwrite_and_keeps_a_gitignore(tmp_path: Path, capsys):

@@ -1,5 +1,6 @@
 """`evalgate check`: validate every file, key, path, pin, template field and reference of a
-project without loading a model; every problem in one pass."""
+project without loading model weights (the tokenizer measures prompts); every problem in
+one pass."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         err_console.print(str(finding.error), markup=False, highlight=False, soft_wrap=True)
     if problems:
         return EXIT_CONFIG
-    console.print(f"[bold green]ok:[/] {len(findings)} files checked; no model was loaded")
+    console.print(f"[bold green]ok:[/] {len(findings)} files checked; no model weights were loaded")
     return EXIT_PASS
 
 

@@ -99,6 +99,24 @@ class ModelPool:
 render_prompt = render_chat
 
 
+def fitted_prompts(suite: Suite, prepared: PreparedSystem, backend: Backend,
+                   max_new_tokens: int) -> tuple[list[Prompt], list[str], dict[int, Any]]:
+    """Every example's prompt as the backend renders it, checked against the model's window
+    before any model loads (`on_long_input`: refused with a ConfigError, or cut): the built
+    prompts, their rendered texts, and the cuts by example index. `evalgate check` runs this
+    very function, so a prompt it passes is one `eval` accepts."""
+    inputs = [suite.render_input(ex) for ex in suite.dataset.examples]
+    built = [prepared.build(text) for text in inputs]
+    prompts = [backend.render(item.messages) for item in built]
+
+    def rebuild(index: int, text: str) -> str:
+        built[index] = prepared.build(text)
+        return backend.render(built[index].messages)
+
+    cuts = backend.fit(suite, inputs, prompts, rebuild, max_new_tokens)
+    return built, prompts, {t.index: t for t in cuts}
+
+
 def evaluate(suite: Suite, system: System, pool: ModelPool, progress: Progress | None = None,
              prepared: PreparedSystem | None = None) -> RunOutcome:
     """Run (or fetch from the cache) `system` on every example of `suite`; write the record.
@@ -118,17 +136,7 @@ def evaluate(suite: Suite, system: System, pool: ModelPool, progress: Progress |
 
     examples = suite.dataset.examples
     ids = suite.dataset.ids()
-    inputs = [suite.render_input(ex) for ex in examples]
-    built = [prepared.build(text) for text in inputs]
-    prompts = [backend.render(item.messages) for item in built]
-
-    def rebuild(index: int, text: str) -> str:
-        built[index] = prepared.build(text)
-        return backend.render(built[index].messages)
-
-    # Before any model loads: prompts that leave no room for the answer (on_long_input).
-    truncated = {t.index: t for t in backend.fit(suite, inputs, prompts, rebuild,
-                                                 params.max_new_tokens)}
+    built, prompts, truncated = fitted_prompts(suite, prepared, backend, params.max_new_tokens)
     keys = [sha256_json({**identity, "prompt": sha256_text(p)}) for p in prompts]
 
     with Cache.open(project.cache_path) as cache:

@@ -5,7 +5,9 @@ project file, each suite (keys, data pin, template fields, every example's refer
 its criteria, schemas), each baseline bound to each suite (prompt templates, few-shot pools and
 their overlap with held-out data, retrieval documents), and each training config through the
 same planning `evalgate train` does (pool pin, overlap guard, sequence lengths; this needs the
-model's tokenizer, not its weights). Unlike the real commands, which stop at the first problem,
+model's tokenizer, not its weights), each candidate system in systems/ (its adapter may not be
+trained yet), and every baseline prompt of every example against the model's window by the
+function `evalgate eval` runs before it generates (`on_long_input`). Unlike the real commands, which stop at the first problem,
 it reports every problem it finds, one per file, so a new project is fixed in one pass.
 """
 
@@ -49,7 +51,8 @@ def check_project(project: Project) -> list[Finding]:
         except ConfigError as exc:
             earlier = next((f for f in findings if f.error is not None
                             and str(f.error) == str(exc)), None)
-            summary = f"same problem as {_shown(earlier.path, project)}" if earlier else ""
+            summary = (f"same problem as {_shown(earlier.path, project)} ({earlier.what})"
+                       if earlier else "")
             findings.append(Finding(path, what, summary=summary,
                                     error=None if earlier else exc,
                                     repeated=earlier is not None))
@@ -71,6 +74,7 @@ def check_project(project: Project) -> list[Finding]:
             fix="list suite files under `suites:`")))
     for path in project.suite_paths:
         attempt(path, "suite", lambda path=path: read_suite(path))
+    baselines = []
     for path in project.baseline_paths:
         def bind(path: Path = path) -> str:
             system = load_system(path)
@@ -81,8 +85,34 @@ def check_project(project: Project) -> list[Finding]:
             bound = [suite for suite in suites if kind_of(suite).uses_baselines]
             for suite in bound:
                 system.prepare(suite)
+            baselines.append(system)
             return f"{system.config.kind} · bound to {len(bound)} suite(s)"
         attempt(path, "baseline", bind)
+    for path in sorted((project.root / "systems").glob("*.yaml")):
+        def bind_candidate(path: Path = path) -> str:
+            system = load_system(path, require_adapter=False)
+            bound = [suite for suite in suites if kind_of(suite).uses_baselines
+                     and suite.name in system.config.prompts]
+            for suite in bound:
+                system.prepare(suite)
+            adapter = system.adapter_path
+            where = ""
+            if adapter is not None:
+                state = "present" if (adapter / "adapter_config.json").is_file() else \
+                    "not trained yet"
+                where = f" · adapter {_shown(adapter, project)} ({state})"
+            return f"{system.config.kind} · bound to {len(bound)} suite(s){where}"
+        attempt(path, "system", bind_candidate)
+    pool = None
+    for suite in (suite for suite in suites if kind_of(suite).uses_baselines and baselines):
+        def fit(suite: Any = suite) -> str:
+            nonlocal pool
+            if pool is None:
+                from evalgate.eval.run import ModelPool
+
+                pool = ModelPool(project)
+            return _prompts_fit(suite, baselines, pool)
+        attempt(suite.path, "lengths", fit)
     def locked() -> str:
         from evalgate.project.lock import (
             LOCK_FILE,
@@ -125,6 +155,33 @@ def check_project(project: Project) -> list[Finding]:
                     f"{planned.run_id}{extras}")
         attempt(path, "training", plan)
     return findings
+
+
+def _prompts_fit(suite: Any, systems: list[Any], pool: Any) -> str:
+    """Every baseline's prompt for every example measured against the model's window with
+    the tokenizer, by the very function `evalgate eval` runs before generating (no weights
+    load): an input `eval` would refuse is refused here, naming the example and its line."""
+    from evalgate.errors import RunError
+    from evalgate.eval.run import fitted_prompts
+
+    max_new_tokens = suite.config.generation.max_new_tokens
+    cut = 0
+    try:
+        for system in systems:
+            backend = pool.backend(system)
+            _, _, cuts = fitted_prompts(suite, system.prepare(suite), backend, max_new_tokens)
+            cut = max(cut, len(cuts))
+    except RunError as exc:  # the tokenizer cannot be had (offline, a typo'd model)
+        raise ConfigError(f"cannot measure prompt lengths: {exc}", path=suite.path,
+                          fix="check `model.base` in evalgate.yaml (an alias, a local folder, "
+                              "or a hub id already in the cache)") from exc
+    window = pool.window(pool.resolved(pool.project.config.model.base))
+    room = f"the model's window of {window:,} tokens" if window else "the model's window"
+    if cut:
+        return (f"{cut} of {len(suite.dataset)} inputs will be cut to fit {room} "
+                f"(on_long_input: truncate) · max_new_tokens {max_new_tokens}")
+    return (f"every prompt of {len(systems)} baseline(s) fits {room} beside "
+            f"max_new_tokens {max_new_tokens}")
 
 
 def _shown(path: Path, project: Project) -> str:

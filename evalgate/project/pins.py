@@ -19,6 +19,7 @@ from evalgate.errors import ConfigError
 from evalgate.project.config import Project
 from evalgate.suite.kinds import suite_kind
 from evalgate.util.files import atomic_write_text, sha256_file
+from evalgate.util.jsonl import decode_utf8, json_objects
 from evalgate.util.yamlio import read_yaml
 
 
@@ -71,9 +72,31 @@ def _pin(config: Path, key: str, data: Path, pinned: object) -> Pin:
     if not data.is_file():
         raise ConfigError(f"data file not found: {data}", path=config, key=key.rsplit(".", 1)[0]
                           if "." in key else "data", fix="check the path (relative to the file)")
-    rows = sum(1 for line in data.read_bytes().splitlines() if line.strip())
+    rows = _readable_rows(data)
     return Pin(config, key, data, None if pinned is None else str(pinned), sha256_file(data),
                rows)
+
+
+def _readable_rows(data: Path) -> int:
+    """The number of examples in a data file, read as the commands read it: a pin vouches for
+    the file, so one that no command could load (not UTF-8, a malformed line, no rows) is
+    refused here, naming the line, before any pin is written."""
+    try:
+        raw = data.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the data file: {exc.strerror or exc}", path=data,
+                          fix="make the file readable (check its permissions)") from exc
+    try:
+        rows = sum(1 for _ in json_objects(decode_utf8(raw, data), data))
+    except ConfigError as exc:
+        raise ConfigError(exc.message, path=exc.path, key=exc.key, line=exc.line,
+                          fix=f"{exc.fix}; nothing was pinned: fix the file, then run "
+                              "`evalgate pin` again") from None
+    if rows == 0:
+        raise ConfigError("the data file has no examples" + ("" if raw else " (no bytes)"),
+                          path=data, fix="add one JSON object per line, then run "
+                                         "`evalgate pin` again; nothing was pinned")
+    return rows
 
 
 def update_pins(pins: list[Pin]) -> list[Pin]:

@@ -274,7 +274,9 @@ def _render_answer(template: str, example: dict[str, Any]) -> str:
     return render(template, values)
 
 
-def load_system(path: Path) -> System:
+def load_system(path: Path, *, require_adapter: bool = True) -> System:
+    """A system file read and validated. `require_adapter=False` (`evalgate check`) accepts an
+    `adapter:` folder that does not exist yet: a candidate is written before it is trained."""
     path = Path(path)
     config = load_yaml_model(SystemConfig, path)
     for suite_name, template in config.prompts.items():
@@ -306,7 +308,8 @@ def load_system(path: Path) -> System:
                               key="kind", fix="set kind: few_shot or kind: rag")
     system = System(path=path, config=config)
     adapter = system.adapter_path
-    if adapter is not None and not (adapter / "adapter_config.json").is_file():
+    if require_adapter and adapter is not None and \
+            not (adapter / "adapter_config.json").is_file():
         raise ConfigError(f"adapter folder not found or not a PEFT adapter: {adapter}",
                           path=path, key="adapter",
                           fix="point `adapter:` at a folder holding adapter_config.json")

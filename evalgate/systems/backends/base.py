@@ -16,7 +16,8 @@ What a backend promises:
   which is what the model reads; endpoint: the messages as canonical JSON, since the server
   applies its own template).
 - `fit(...)`: prompts that would not fit the model's window, shortened or refused before any
-  model loads (`on_long_input`); an endpoint has no window to read and leaves this to the server.
+  model loads (`on_long_input`); an endpoint does so when its system names the served window
+  (`backend.context_window`), and otherwise says that over-long inputs are sent whole.
 - `generate(prompts, params, on_done, on_result)`: greedy completions, each handed to
   `on_result` as soon as it is finished (the caller caches it), so an interrupted or failed run
   keeps everything that finished.

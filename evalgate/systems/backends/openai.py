@@ -60,6 +60,14 @@ class OpenAIConfig(StrictModel):
     max_retries: int = Field(5, ge=0, le=50, description="retries of a failed request")
     backoff_s: float = Field(1.0, gt=0, description="first retry delay; doubles per retry")
     max_backoff_s: float = Field(30.0, gt=0, description="longest delay between retries")
+    context_window: int | None = Field(
+        None, ge=16, description="the served model's window in tokens: with it, prompts are "
+                                 "measured here and the suite's `on_long_input` applies before "
+                                 "any request, as for a local model")
+    tokenizer: str | None = Field(
+        None, min_length=1, description="the model whose tokenizer and chat template measure "
+                                        "prompts (alias, folder or hub id); default: the "
+                                        "project's base model")
 
     @field_validator("base_url")
     @classmethod
@@ -98,7 +106,9 @@ class OpenAIBackend:
     def __init__(self, system: Any, pool: Any = None, *, sleep: Callable[[float], None] | None = None
                  ) -> None:
         self.system = system
+        self.pool = pool
         self.config: OpenAIConfig = system.config.backend
+        self._warned: set[str] = set()
         self._sleep = sleep or time.sleep
         self._client_lock = threading.Lock()
         self._client: Any = None
@@ -124,7 +134,62 @@ class OpenAIBackend:
 
     def fit(self, suite: Any, inputs: Sequence[str], prompts: list[str],
             rebuild: Callable[[int, str], str], max_new_tokens: int) -> list[Any]:
-        return []  # the server knows its window; an over-long prompt fails there (exit 3)
+        """`on_long_input` on an endpoint: only the server knows its window, so prompts are
+        measured here only when the system says the window (`context_window`), with a local
+        tokenizer and chat template (`tokenizer`, default the project's base model). Without
+        it every prompt is sent whole and an over-long one fails at the server (exit 3); a
+        suite that asks for `truncate` is told so rather than silently not cut."""
+        if self.config.context_window is None:
+            if suite.config.on_long_input == "truncate":
+                self._warn_once(
+                    f"suite '{suite.name}' sets `on_long_input: truncate`, but system "
+                    f"'{self.system.name}' runs on the endpoint {self.where}, whose window "
+                    "evalgate cannot read: inputs are sent whole, and the server refuses (exit "
+                    "3) or cuts any that do not fit. To cut them here, set "
+                    "`backend.context_window:` (the served window in tokens) in "
+                    f"{self.system.path}, and `backend.tokenizer:` if the served model is not "
+                    "the project's base model.")
+            return []
+        from evalgate.eval.lengths import fit_prompts
+        from evalgate.models.chat import render_chat
+
+        pool = self.pool
+        tokenizer = pool.tokenizer(pool.resolved(self.config.tokenizer
+                                                 or pool.project.config.model.base))
+
+        def count(text: str) -> int:
+            return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+        def cut(text: str, keep: int) -> str:
+            ids = tokenizer(text, add_special_tokens=False)["input_ids"][:keep]
+            return tokenizer.decode(ids, skip_special_tokens=True)
+
+        def chat_text(prompt: str) -> str:
+            return render_chat(tokenizer, json.loads(prompt))
+
+        rebuilt: dict[int, str] = {}
+
+        def rebuild_text(index: int, text: str) -> str:
+            rebuilt[index] = rebuild(index, text)
+            return chat_text(rebuilt[index])
+
+        texts = [chat_text(prompt) for prompt in prompts]
+        cuts = fit_prompts(suite, inputs, texts, count, rebuild_text, cut,
+                           self.config.context_window, max_new_tokens)
+        for truncation in cuts:
+            prompts[truncation.index] = rebuilt[truncation.index]
+        return cuts
+
+    def _warn_once(self, text: str) -> None:
+        if text in self._warned:
+            return
+        self._warned.add(text)
+        from rich.markup import escape
+
+        from evalgate.util.terminal import make_console
+
+        make_console(stderr=True).print(f"[bold yellow]warning:[/] {escape(text)}",
+                                        highlight=False)
 
     # -- generation ------------------------------------------------------------------------------
 
