@@ -11,7 +11,12 @@ from rich.table import Table
 from rich.text import Text
 
 from evalgate.report.common import (
-    baseline_record_text, blocking, candidate_title, fmt_p, paired_figures)
+    baseline_record_text,
+    blocking,
+    candidate_title,
+    fmt_p,
+    paired_figures,
+)
 from evalgate.report.console import STATUS_STYLE, status_text
 from evalgate.report.sections import sections
 

@@ -13,7 +13,6 @@ only needs `ENGINE_VERSION` or the dataclasses (e.g. a fully cached re-run) stay
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -27,12 +26,6 @@ from evalgate.models.engine.generate import (
     OnResult,
     generate_greedy,
 )
-
-# transformers 5.2x renames the forward's `past_key_values` to `cache` and warns on every call;
-# the old name works across the whole supported range (>= 5.0) and in PEFT wrappers, so keep it
-# and keep the users' terminal clean.
-warnings.filterwarnings("ignore", message=r"`past_key_values` is deprecated",
-                        category=FutureWarning)
 
 if TYPE_CHECKING:  # imported on first use at run time: reading a cached run needs neither
     from evalgate.models.loading import LoadedModel

@@ -147,7 +147,7 @@ def _prefill(
         input_ids=ids,
         attention_mask=mask[:, : shared + width],
         position_ids=positions,
-        past_key_values=cache,
+        **kv_cache.cache_argument(engine.model, cache),
         use_cache=True,
         logits_to_keep=1,
     ).logits
@@ -173,7 +173,7 @@ def _step(
         input_ids=state.next_ids[:, None],
         attention_mask=state.mask[:, : state.length],
         position_ids=state.positions,
-        past_key_values=state.cache,
+        **kv_cache.cache_argument(engine.model, state.cache),
         use_cache=True,
         logits_to_keep=1,
     ).logits

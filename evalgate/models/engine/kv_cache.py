@@ -136,6 +136,23 @@ def _growing_layer_class() -> type:
     return GrowingLayer
 
 
+def cache_argument(model: Any, cache: Any) -> dict[str, Any]:
+    """The forward keyword that takes the KV cache: `cache` where the model's forward names it
+    (transformers >= 5.2x, which warns on the old name and drops it in 5.40), else the older
+    `past_key_values`. Read from the underlying model's signature (a PEFT wrapper passes
+    keywords through), once per model class."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return {_cache_keyword(type(base)): cache}
+
+
+@functools.cache
+def _cache_keyword(model_class: type) -> str:
+    import inspect
+
+    parameters = inspect.signature(model_class.forward).parameters
+    return "cache" if "cache" in parameters else "past_key_values"
+
+
 def supports_growing_cache(config: Any) -> bool:
     """True when every layer of the model's DynamicCache is a plain full-attention layer."""
     from transformers import DynamicCache, DynamicLayer
@@ -176,7 +193,7 @@ def prefix_kv(model: Any, config: Any, device: Any, prefix: list[int]) -> Any:
     model(
         input_ids=torch.tensor([prefix], device=device),
         position_ids=torch.arange(len(prefix), device=device)[None],
-        past_key_values=single,
+        **cache_argument(model, single),
         use_cache=True,
         logits_to_keep=1,
     )

@@ -205,7 +205,7 @@ def _forward(
         input_ids=ids,
         attention_mask=mask,
         position_ids=positions,
-        past_key_values=cache,
+        **kv_cache.cache_argument(engine.model, cache),
         use_cache=cache is not None,
         logits_to_keep=logits_to_keep,
     ).logits
