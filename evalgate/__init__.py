@@ -3,6 +3,6 @@ gate that decides whether a fine-tune ships."""
 
 __version__ = "0.1.0"
 
-from evalgate.errors import ConfigError, EvalgateError, RunError  # noqa: E402
+from evalgate.errors import ConfigError, EvalgateError, EvalgateWarning, RunError  # noqa: E402
 
-__all__ = ["ConfigError", "EvalgateError", "RunError", "__version__"]
+__all__ = ["ConfigError", "EvalgateError", "EvalgateWarning", "RunError", "__version__"]

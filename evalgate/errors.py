@@ -4,6 +4,9 @@
     ├── ConfigError          bad input or configuration (a file, a key, a line)   → exit 2
     └── RunError             a run failed: model, endpoint, training, cache I/O    → exit 3
 
+    EvalgateWarning          worth knowing, changes nothing: the run carries on (a UserWarning;
+                             the CLI prints it as `warning: …`)
+
 A verdict that rejects is not an error: the CLI returns 1 for it without raising.
 """
 
@@ -47,3 +50,7 @@ class RunError(EvalgateError):
     """A run failed for a reason that is not the user's input (model, endpoint, I/O)."""
 
     exit_code = 3
+
+
+class EvalgateWarning(UserWarning):
+    """Something the user should know that is not bad input (bad input is a ConfigError)."""

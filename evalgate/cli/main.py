@@ -7,9 +7,11 @@ failed · 130 interrupted."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import traceback
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 
 from evalgate import __version__
 from evalgate.cli import (
@@ -28,7 +30,7 @@ from evalgate.cli import (
 from evalgate.cli import eval as eval_command
 from evalgate.cli import run as run_command
 from evalgate.cli.output import EXIT_INTERRUPTED, EXIT_RUN, err_console
-from evalgate.errors import ConfigError, EvalgateError
+from evalgate.errors import ConfigError, EvalgateError, EvalgateWarning
 
 # In the order `evalgate --help` lists them: the path a project takes.
 COMMANDS = (init, check, pii, eval_command, baseline, lock, train, gate, promote, registry,
@@ -50,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.handler(args)
+        with _warnings_as_messages():
+            return args.handler(args)
     except EvalgateError as exc:
         kind = "error" if isinstance(exc, ConfigError) else "run failed"
         err_console.print(f"[bold red]{kind}:[/] ", end="", highlight=False)
@@ -64,6 +67,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         err_console.print("[bold red]run failed (unexpected error):[/]")
         err_console.print(traceback.format_exc(), markup=False, highlight=False)
         return EXIT_RUN
+
+
+@contextlib.contextmanager
+def _warnings_as_messages() -> Iterator[None]:
+    """evalgate's own warnings read `warning: …` on stderr, like its errors (not Python's
+    `file:line: UserWarning` and a line of source); anything else shows as Python shows it.
+    Only the display is swapped: the filters the libraries and `quiet_libraries` set stay."""
+    previous = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        if issubclass(category, EvalgateWarning):
+            err_console.print("[bold yellow]warning:[/] ", end="", highlight=False)
+            err_console.print(str(message), markup=False, highlight=False, soft_wrap=True)
+        else:
+            previous(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous
 
 
 if __name__ == "__main__":

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import functools
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from evalgate.errors import ConfigError, RunError
+from evalgate.errors import ConfigError, EvalgateWarning, RunError
+from evalgate.models.adapter_fit import check_adapter_fits
 from evalgate.models.resolve import ResolvedModel, quiet_transformers
 from evalgate.util.files import sha256_file, sha256_json
 from evalgate.util.quiet import quiet_libraries
@@ -180,6 +182,11 @@ def load_model(
     if adapter is not None:
         adapter = Path(adapter).expanduser()
         adapter_hash = adapter_sha256(adapter)
+        # Before peft copies anything: an adapter made for another base is bad input (exit 2,
+        # what differs and the fix), not a failed run with peft's list of size mismatches.
+        note = check_adapter_fits(adapter, model, resolved)
+        if note is not None:
+            warnings.warn(note, EvalgateWarning, stacklevel=2)
         model = _attach_adapter(model, adapter)
         merged = merges_adapter(adapter, settings)
         if merged:
@@ -262,7 +269,7 @@ def adapter_sha256(adapter: Path) -> str:
     weights = sorted(adapter.glob("*.safetensors")) or sorted(adapter.glob("adapter_model*.bin"))
     if not weights:
         raise ConfigError(
-            "the adapter folder has no weights (*.safetensors)",
+            "the adapter folder has no weights: adapter_model.safetensors is missing",
             path=adapter,
             key="adapter",
             fix=fix,
