@@ -31,12 +31,18 @@ TEXTS = [
     "Glaciers move slowly downhill under their own weight, carving valleys into a U shape and "
     "leaving piles of rock where they melt.",
 ]
+# A continuous paired figure decides only from 30 examples (MIN_CONTINUOUS_PAIRED_N): 32
+# documents, each base text opened eight ways.
+TEXTS = [f"{opening} {text}" for text in TEXTS
+         for opening in ("Note:", "In short,", "As a rule,", "Often,", "Notably,", "Indeed,",
+                         "Simply put,", "Broadly,")]
+QUESTIONS = 30  # 10 per subject: enough pairs for the paired figures to decide
 
 
 def _questions() -> list[dict]:
     rows = []
     for s, subject in enumerate(SUBJECTS):
-        for i in range(8):
+        for i in range(12):
             rows.append({"question": f"Which option is number {i} in {subject.replace('_', ' ')}?",
                          "subject": subject, "choices": [f"{w} {i}" for w in
                                                          ("red", "blue", "green", "gold")],
@@ -89,7 +95,7 @@ def _capability_suite(root: Path, **overrides) -> Path:
                 [{"id": f"g{i}", "text": text} for i, text in enumerate(TEXTS)])
     suite = {
         "kind": "capability", "name": "knowledge",
-        "questions": {"data": "data/mmlu.jsonl", "n_per_subject": 6},
+        "questions": {"data": "data/mmlu.jsonl", "n_per_subject": 10},
         "general_text": {"data": "data/general.jsonl"},
         "criteria": [
             {"name": "accuracy", "metric": "accuracy", "max_drop": 0.05},
@@ -147,13 +153,13 @@ def test_untrained_adapter_passes_the_signals_and_accuracy_at_chance_has_no_powe
     assert checks["agreement"].candidate.value == 1.0
     assert checks["answer_kl"].candidate.value == pytest.approx(0.0, abs=1e-9)
     assert checks["perplexity"].delta.value == pytest.approx(0.0, abs=1e-9)
-    # 18 random questions: the tiny model is at chance, so a drop could not show.
+    # 30 random questions: the tiny model is at chance, so a drop could not show.
     accuracy = checks["accuracy"]
     assert accuracy.status is Status.INCONCLUSIVE and accuracy.detail == "no_power"
     assert accuracy.baseline_system == "base-model"
     section = judged.sections["knowledge"]
     assert section["kind"] == "capability" and section["above_chance"] is False
-    assert section["questions"] == 18 and section["subjects"] == 3
+    assert section["questions"] == QUESTIONS and section["subjects"] == 3
     assert len(section["subjects_table"]) == 3 and section["text"]["documents"] == len(TEXTS)
     from evalgate.report.capability import render_markdown
     from evalgate.report.wording import reason
@@ -176,7 +182,7 @@ def test_warm_rejudge_scores_nothing_and_loads_no_model(project):
     _judge(project, "untrained")
     _, judged, pool = _judge(project, "untrained")
     record = judged.candidates["knowledge"][0]
-    assert record.stats["cache_misses"] == 0 and record.stats["cache_hits"] == 18 + len(TEXTS)
+    assert record.stats["cache_misses"] == 0 and record.stats["cache_hits"] == QUESTIONS + len(TEXTS)
     assert pool._engines == {}  # nothing was missing, so no model loaded
     # The base model's run is written next to the candidate's, and the record pairs by id.
     base = judged.best[("knowledge", "accuracy")]
@@ -211,8 +217,8 @@ def test_regression_check_decides_only_with_power():
 @pytest.mark.parametrize(("overrides", "key", "words"), [
     ({"questions": {"data": "data/mmlu.jsonl", "subjects": ["astronomyy"]}},
      "questions.subjects", "unknown subject"),
-    ({"questions": {"data": "data/mmlu.jsonl", "n_per_subject": 9}},
-     "questions.n_per_subject", "fewer than the 9"),
+    ({"questions": {"data": "data/mmlu.jsonl", "n_per_subject": 13}},
+     "questions.n_per_subject", "fewer than the 13"),
     ({"questions": {"data": "data/missing.jsonl"}}, "questions.data", "file not found"),
     ({"questions": {"data": "data/mmlu.jsonl", "n_per_subjet": 2}}, "n_per_subjet", "n_per"),
     ({"criteria": [{"name": "kl", "metric": "answer_kl", "max_rise": 0.1}]}, "criteria",

@@ -60,9 +60,11 @@ def test_identical_candidate_is_never_promoted():
     scores = [1, 0, 1, 1, 0, 1, 1, 0, 1, 1] * 10
     checks, (decision, reasons) = _decide(scores, scores, min=0.5, beat=0.0, max_drop=0.05)
     by_kind = {c.kind: c for c in checks}
-    assert by_kind["beat_baseline"].status == "FAIL"
+    # Identical on 100 examples: Δ 0 [−0.037, +0.037]. Not better (never PASS), sure not to
+    # drop by 0.05, and the interval cannot exclude a small gain either.
+    assert by_kind["beat_baseline"].status == "INCONCLUSIVE"
     assert by_kind["max_drop"].status == "PASS" and by_kind["min"].status == "PASS"
-    assert decision == "REJECT" and any("does not beat" in r for r in reasons)
+    assert decision != "PROMOTE" and any("beat" in r for r in reasons)
 
 
 def test_identical_candidate_without_beat_criterion_is_not_promoted():

@@ -82,9 +82,14 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def overfit(model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """16 members and 4 canaries × 8 repetitions trained for ~50 epochs; 120 held-out
-    non-members."""
+    non-members.
+
+    At lr 1e-2 the loss oscillates (0.05–0.28) and whether a member's random digits are
+    written out hangs on the versions' numerics (0 of 16 under transformers 5.25); at 3e-3
+    all six attacks fail at this seed and members are continued exactly more often than
+    non-members at every seed tried (6/16 here; 1/16 at the worst of four settings)."""
     return _project(tmp_path_factory.mktemp("overfit"), model, rows=136, holdout=0.88,
-                    sft={"max_steps": 300, "learning_rate": 0.01}, sample=16,
+                    sft={"max_steps": 300, "learning_rate": 0.003}, sample=16,
                     canaries={"count": 4, "repetitions": [8], "digits": 6}, phones=True)
 
 

@@ -1,8 +1,10 @@
 """Relative bounds against the best baseline, on the paired difference Δ = candidate − best
-baseline (examples paired by id, 95% paired bootstrap interval):
+baseline (examples paired by id; 95% Tango score interval for binary scores, paired bootstrap
+for continuous ones, which need `MIN_CONTINUOUS_PAIRED_N` examples to decide at all):
 
-    beat_baseline  Δ must surely exceed the margin; for binary scores at margin 0, McNemar's
-                   exact test must agree (p < 0.05), else the check is INCONCLUSIVE
+    beat_baseline  Δ must surely exceed the margin; for binary scores McNemar's exact test
+                   must also find the candidate better (p < 0.05) at every margin, so that a
+                   larger margin never makes passing easier (PASS is monotone in the margin)
     max_drop       non-inferiority: the drop −Δ must surely stay under the setting
 
 For a criterion where lower is better (only a `max`), both are mirrored: beating means a lower
@@ -22,7 +24,7 @@ from evalgate.checks.base import (
     register,
 )
 from evalgate.errors import ConfigError
-from evalgate.stats import examples_to_settle
+from evalgate.stats import MIN_CONTINUOUS_PAIRED_N, examples_to_settle
 
 ALPHA = 0.05
 
@@ -56,10 +58,16 @@ class _Relative:
         detail = None
         if self._mcnemar_disagrees(spec, setting, status, paired.p_value):
             status, detail = Status.INCONCLUSIVE, "mcnemar"
+        # Too few continuous pairs prove nothing (their bootstrap collapses onto identical
+        # values); a FAIL stays: a narrow interval only makes the gate stricter.
+        if not spec.binary and paired.n < MIN_CONTINUOUS_PAIRED_N and status is Status.PASS:
+            status, detail = Status.INCONCLUSIVE, "too_few"
         more = None
         if status is Status.INCONCLUSIVE:
             total = examples_to_settle(len(evidence.ids), paired.sd, paired.delta - bound)
             more = total - len(evidence.ids) if total is not None else None
+        if detail == "too_few":
+            more = max(MIN_CONTINUOUS_PAIRED_N - paired.n, more or 0)
         return CheckResult(kind=self.kind, bound=bound,
                            bound_text=f"Δ {'>' if higher else '<'} {bound:+g}", status=status,
                            more_examples=more, setting=setting, detail=detail,
@@ -85,7 +93,7 @@ class BeatBaseline(_Relative):
 
     def _mcnemar_disagrees(self, spec: CriterionSpec, setting: float, status: Status,
                            p_value: float | None) -> bool:
-        return (spec.binary and setting == 0 and status is Status.PASS and p_value is not None
+        return (spec.binary and status is Status.PASS and p_value is not None
                 and p_value >= ALPHA)
 
 

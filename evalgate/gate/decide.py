@@ -29,7 +29,13 @@ from evalgate.checks import (
 from evalgate.errors import ConfigError
 from evalgate.eval.records import RunRecord, load_record
 from evalgate.gate.verdict import INCONCLUSIVE, PROMOTE, REJECT, Verdict
-from evalgate.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, Z80_POWER, Z95
+from evalgate.stats import (
+    BOOTSTRAP_RESAMPLES,
+    BOOTSTRAP_SEED,
+    MIN_CONTINUOUS_PAIRED_N,
+    Z80_POWER,
+    Z95,
+)
 from evalgate.suite.load import Suite
 from evalgate.util.clock import utc_now
 from evalgate.util.files import sha256_file
@@ -37,10 +43,12 @@ from evalgate.util.paths import display_path
 
 STATISTICS = {
     "absolute": "95% Wilson interval (binary scores) or percentile bootstrap (others)",
-    "relative": "95% percentile interval of the paired bootstrap of the mean per-example "
-                "difference (candidate − best baseline), examples resampled together",
-    "binary_test": "McNemar's exact two-sided test on discordant pairs (beat_baseline with "
-                   "margin 0 on binary scores must also have p < 0.05)",
+    "relative": "binary scores: 95% Tango score interval for the difference of paired "
+                "proportions (candidate − best baseline); continuous scores: 95% percentile "
+                "interval of the paired bootstrap of the mean per-example difference, examples "
+                f"resampled together, deciding only from {MIN_CONTINUOUS_PAIRED_N} examples",
+    "binary_test": "McNemar's exact two-sided test on discordant pairs (beat_baseline on "
+                   "binary scores must also have p < 0.05, at every margin)",
     "settle": "examples n' with (z_0.975 + z_0.80)·sd/√n' = |estimate − bound| (80% power if "
               "the observed effect is the true one)",
     "z": Z95, "z_power": Z80_POWER,
@@ -49,16 +57,22 @@ ALPHA = 0.05
 
 
 def criterion_spec(suite_name: str, criterion, binary: bool = True,
-                   fingerprint: str = "", options: dict | None = None) -> CriterionSpec:
+                   fingerprint: str = "", options: dict | None = None,
+                   chance: float | None = None) -> CriterionSpec:
     """One criterion as the checks see it. Without the loaded suite (pytest collection) the
-    bounds are all that is known; `binary` and `fingerprint` then take placeholders."""
+    bounds are all that is known; `binary` and `fingerprint` then take placeholders. `chance`
+    is the suite's guessing rate computed from its items (a criterion that can sit at chance
+    takes it; the criterion's own figure is the four-choice default)."""
     beat = criterion.beat_baseline
+    own_chance = getattr(criterion, "chance", None)
+    if own_chance is not None and chance is not None:
+        own_chance = chance
     return CriterionSpec(suite=suite_name, name=criterion.name, metric=criterion.metric,
                          binary=binary, min=criterion.min, max=criterion.max,
                          beat_margin=beat.margin if beat is not None else None,
                          max_drop=criterion.max_drop,
                          higher_is_better=criterion.higher_is_better, fingerprint=fingerprint,
-                         chance=getattr(criterion, "chance", None), options=options,
+                         chance=own_chance, options=options,
                          evidence=getattr(criterion, "evidence", "examples"))
 
 
@@ -66,7 +80,8 @@ def criterion_specs(suites: Sequence[Suite]) -> list[CriterionSpec]:
     """What the gate needs of each criterion, serialisable (stored in the verdict)."""
     return [criterion_spec(suite.name, criterion, bool(suite.metrics[criterion.name].binary),
                            suite.fingerprints[criterion.name],
-                           suite.spec_options() if hasattr(suite, "spec_options") else None)
+                           suite.spec_options() if hasattr(suite, "spec_options") else None,
+                           getattr(suite, "chance", None))
             for suite in suites for criterion in suite.config.criteria]
 
 

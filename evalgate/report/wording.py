@@ -58,12 +58,23 @@ def _beat(check: CheckResult) -> str:
         return f"the candidate surely {goals}: {ci}"
     if check.status is Status.FAIL:
         return f"the candidate does not {goal}: {ci}"
+    if check.detail == "too_few":
+        return _too_few(check, goals)
     if check.detail == "mcnemar":
         b, c = check.discordant or (0, 0)
         return (f"the interval clears the bound but McNemar's exact test does not "
                 f"(p = {check.p_value:.3f} ≥ 0.05; {b} vs {c} discordant examples): cannot tell "
                 f"whether the candidate {goals}; {settle_text(check.more_examples)}")
     return (f"cannot tell whether the candidate {goals}: {ci} straddles {check.bound:+g}; "
+            f"{settle_text(check.more_examples)}")
+
+
+def _too_few(check: CheckResult, goal: str) -> str:
+    from evalgate.stats import MIN_CONTINUOUS_PAIRED_N
+
+    return (f"too few examples to tell whether the candidate {goal}: {_paired_ci(check)} on "
+            f"{check.n} examples, and a continuous paired figure decides only from "
+            f"{MIN_CONTINUOUS_PAIRED_N} (its bootstrap interval cannot show the spread of fewer); "
             f"{settle_text(check.more_examples)}")
 
 
@@ -86,6 +97,8 @@ def _drop(check: CheckResult) -> str:
         return f"the candidate surely keeps {goal}: {ci}"
     if check.status is Status.FAIL:
         return f"the candidate surely {word}s by {setting:g} or more: {ci}"
+    if check.detail == "too_few":
+        return _too_few(check, f"keeps {goal}")
     return (f"cannot tell whether the candidate keeps {goal}: {ci} straddles "
             f"{check.bound:+g}; {settle_text(check.more_examples)}")
 
@@ -97,8 +110,10 @@ def _capability(check: CheckResult) -> str:
     chance = check.notes[0].removeprefix("chance ") if check.notes else "chance"
     return (f"no power: the base model is not clearly above chance — its accuracy "
             f"{_f(base.value)} (95% CI {_f(base.low)}–{_f(base.high)}) does not clear the "
-            f"chance rate {chance}, so no drop could show; the suite's continuous signals "
-            "(gold log-prob, agreement, answer KL, perplexity) decide instead")
+            f"chance rate {chance}, so a kept accuracy proves nothing and this row blocks "
+            "promotion; choose, before training, a benchmark the base model is clearly above "
+            "chance on, or drop the accuracy criterion and let the continuous signals (gold "
+            "log-prob, agreement, answer KL, perplexity) guard alone")
 
 
 def _membership(check: CheckResult) -> str:
