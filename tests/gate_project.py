@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -65,3 +66,13 @@ def write_gate_project(root: Path, model_dir: Path, rows: int = 6) -> Path:
     write_adapter(run_dir / "sft", model_dir)
     write_manifest(root, run_dir)
     return run_dir
+
+
+def relative_project(root: Path, model_dir: Path, monkeypatch: Any) -> Path:
+    """A 12-example project whose criteria all have relative bounds, entered as the working
+    folder with its own EVALGATE_HOME: where external candidates are gated."""
+    write_project(root, str(model_dir), rows=example_rows(12),
+                  suite_overrides={"criteria": RELATIVE_CRITERIA})
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("EVALGATE_HOME", str(root / "home"))
+    return root

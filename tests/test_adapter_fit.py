@@ -14,8 +14,7 @@ import yaml
 from evalgate.cli.main import main
 from evalgate.errors import ConfigError, EvalgateWarning
 from evalgate.models import ModelSettings, load_model, resolve_model
-from tests.gate_project import RELATIVE_CRITERIA
-from tests.helpers import example_rows, write_project
+from tests.gate_project import relative_project
 from tests.tiny import build_tiny_llama
 
 SETTINGS = ModelSettings(dtype="float32", device="cpu")
@@ -58,11 +57,7 @@ def wide_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture()
 def project(tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    write_project(tmp_path, str(tiny_model_dir), rows=example_rows(12),
-                  suite_overrides={"criteria": RELATIVE_CRITERIA})
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("EVALGATE_HOME", str(tmp_path / "home"))
-    return tmp_path
+    return relative_project(tmp_path, tiny_model_dir, monkeypatch)
 
 
 def test_an_adapter_for_another_base_is_refused_in_two_lines(
@@ -106,12 +101,13 @@ def test_an_adapter_whose_shapes_fit_loads_whatever_it_calls_its_base(
     assert config["base_model_name_or_path"] == str(sibling) != str(tiny_model_dir)
     assert main(["lock"]) == 0
     capsys.readouterr()
-    # An untrained LoRA answers like the base model: gated (REJECT), not refused.
+    # An untrained LoRA answers like the base model: gated (INCONCLUSIVE on 12 examples), not
+    # refused.
     with warnings.catch_warnings():
         warnings.simplefilter("always", EvalgateWarning)  # whatever -W the suite runs with
         assert main(["gate", str(adapter), "--system", "baselines/prompt.yaml"]) == 1
     captured = capsys.readouterr()
-    assert "REJECT" in captured.out
+    assert "INCONCLUSIVE" in captured.out
     [warning] = [line for line in captured.err.splitlines() if line.startswith("warning:")]
     assert f"says it was trained on {sibling}" in warning and "Every weight fits" in warning
     [folder] = (project / "reports" / "gate").iterdir()

@@ -15,17 +15,12 @@ import yaml
 from evalgate.cli.main import main
 from evalgate.gate import load_verdict, recompute
 from tests.endpoints import FaultServer, completion
-from tests.gate_project import RELATIVE_CRITERIA, write_adapter
-from tests.helpers import example_rows, write_project
+from tests.gate_project import relative_project, write_adapter
 
 
 @pytest.fixture()
 def project(tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    write_project(tmp_path, str(tiny_model_dir), rows=example_rows(12),
-                  suite_overrides={"criteria": RELATIVE_CRITERIA})
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("EVALGATE_HOME", str(tmp_path / "home"))
-    return tmp_path
+    return relative_project(tmp_path, tiny_model_dir, monkeypatch)
 
 
 def _gate_dir(root: Path) -> Path:
@@ -52,14 +47,15 @@ def test_external_adapter_needs_a_lock_then_is_gated_with_the_lock_as_provenance
     assert set(lock["suites"]) == {"tiny"} and set(lock["baselines"]) == {"prompt"}
     assert main(["lock", "--check"]) == 0
 
-    # An untrained LoRA answers like the base model: REJECT, with the lock as provenance.
+    # An untrained LoRA answers like the base model: on 12 examples whether it beats the
+    # prompt cannot be told (INCONCLUSIVE), with the lock as provenance.
     assert main(["gate", str(adapter), "--system", "baselines/prompt.yaml"]) == 1
     out = capsys.readouterr().out
     assert "external adapter" in out and "training time not verifiable" in out
     folder = _gate_dir(project)
     assert folder.name.startswith("my-lora-")
     verdict = load_verdict(folder / "report.json")
-    assert verdict.decision == "REJECT"
+    assert verdict.decision == "INCONCLUSIVE"
     assert verdict.candidate["kind"] == "adapter"
     assert verdict.candidate["provenance"]["kind"] == "lock"
     assert verdict.candidate["provenance"]["sha256"] == \
@@ -72,7 +68,7 @@ def test_external_adapter_needs_a_lock_then_is_gated_with_the_lock_as_provenance
     markdown = (folder / "report.md").read_text()
     assert "external adapter" in markdown and "lock:" in markdown
     assert "training time" in (folder / "report.html").read_text()
-    # A REJECT is not promoted.
+    # An INCONCLUSIVE verdict is not promoted.
     assert main(["promote", str(adapter), "--system", "baselines/prompt.yaml"]) == 1
     assert not (project / "registry" / "tiny").exists()
 

@@ -120,6 +120,13 @@ def _candidate(root: Path, base_url: str) -> Path:
     return path
 
 
+def _gate_candidate(root: Path, base_url: str) -> int:
+    """Lock the project, then gate the endpoint candidate at `base_url`: the exit code."""
+    candidate = _candidate(root, base_url)
+    main(["lock", "--project", str(root)])
+    return main(["gate", str(candidate), "--project", str(root)])
+
+
 def _fine_tune(n: int, body: dict):
     return 200, {}, completion(_good(body["messages"][-1]["content"])), 0.0
 
@@ -188,9 +195,7 @@ def test_a_judge_that_always_says_a_is_not_trusted(home: Path, tiny_model_dir: P
     with FaultServer(_fine_tune) as ft, FaultServer(_always_a) as judge:
         root = _judge_project(home / "p", tiny_model_dir, {"backend": {
             "kind": "openai", "base_url": judge.base_url, "model": "judge"}})
-        candidate = _candidate(root, ft.base_url)
-        main(["lock", "--project", str(root)])
-        assert main(["gate", str(candidate), "--project", str(root)]) == 1
+        assert _gate_candidate(root, ft.base_url) == 1
         assert len(judge.requests) == 16  # validated, not trusted: the candidate is not judged
     out = capsys.readouterr().out
     verdict, section = _section(root)
@@ -209,9 +214,7 @@ def test_unparseable_verdicts_are_asked_again_then_recorded(home: Path, tiny_mod
     with FaultServer(_fine_tune) as ft, FaultServer(chatty) as judge:
         root = _judge_project(home / "p", tiny_model_dir, {"json_retries": 1, "backend": {
             "kind": "openai", "base_url": judge.base_url, "model": "judge"}})
-        candidate = _candidate(root, ft.base_url)
-        main(["lock", "--project", str(root)])
-        assert main(["gate", str(candidate), "--project", str(root)]) == 1
+        assert _gate_candidate(root, ft.base_url) == 1
         assert len(judge.requests) == 32  # 16 verdicts, each asked once more
         reminder = judge.requests[-1]["messages"][-1]["content"]
         assert "could not be read" in reminder
@@ -229,9 +232,7 @@ def test_a_judge_that_fails_fails_the_run(home: Path, tiny_model_dir: Path, caps
         root = _judge_project(home / "p", tiny_model_dir, {"backend": {
             "kind": "openai", "base_url": url, "model": "judge", "max_retries": 2,
             "backoff_s": 0.01}})
-        candidate = _candidate(root, ft.base_url)
-        main(["lock", "--project", str(root)])
-        assert main(["gate", str(candidate), "--project", str(root)]) == 3
+        assert _gate_candidate(root, ft.base_url) == 3
     err = capsys.readouterr().err
     assert url in err and ("HTTP 429" if fault == "429" else "connection failed") in err
     assert "Traceback" not in err
@@ -247,9 +248,7 @@ def test_a_real_model_served_as_judge_is_not_trusted_when_it_writes_no_json(
     with serve_model(judge_model) as judge_url, FaultServer(_fine_tune) as ft:
         root = _judge_project(home / "p", tiny_model_dir, {"json_retries": 1, "backend": {
             "kind": "openai", "base_url": judge_url, "model": str(judge_model)}})
-        candidate = _candidate(root, ft.base_url)
-        main(["lock", "--project", str(root)])
-        assert main(["gate", str(candidate), "--project", str(root)]) == 1
+        assert _gate_candidate(root, ft.base_url) == 1
     verdict, section = _section(root)
     assert section["validation"]["unparsed"] == 16
     check = next(c for c in verdict.checks if c.kind == "judge_win_rate")
@@ -265,9 +264,7 @@ def test_a_served_judge_whose_context_is_too_short_fails_the_run_with_the_reason
     with serve_model(tiny_model_dir) as judge_url, FaultServer(_fine_tune) as ft:
         root = _judge_project(home / "p", tiny_model_dir, {"json_retries": 1, "backend": {
             "kind": "openai", "base_url": judge_url, "model": str(tiny_model_dir)}})
-        candidate = _candidate(root, ft.base_url)
-        main(["lock", "--project", str(root)])
-        assert main(["gate", str(candidate), "--project", str(root)]) == 3
+        assert _gate_candidate(root, ft.base_url) == 3
     err = " ".join(capsys.readouterr().err.split())
     assert "HTTP 400" in err and "takes at most 512" in err and "Traceback" not in err
 
@@ -277,9 +274,7 @@ def test_the_local_judge_reads_log_probs(home: Path, tiny_model_dir: Path, capsy
     "A" and "B", nothing parsed. A tiny random model is no judge: it is measured, and says so."""
     with FaultServer(_fine_tune) as ft:
         root = _judge_project(home / "p", tiny_model_dir, {"backend": "local"})
-        candidate = _candidate(root, ft.base_url)
-        main(["lock", "--project", str(root)])
-        assert main(["gate", str(candidate), "--project", str(root)]) in (0, 1)
+        assert _gate_candidate(root, ft.base_url) in (0, 1)
     _, section = _section(root)
     validation = section["validation"]
     assert section["judge"]["mode"] == "logprobs" and validation["n"] == 8

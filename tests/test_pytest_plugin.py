@@ -43,16 +43,18 @@ def test_identical_candidate_fails_beat_baseline_with_figures(project: pytest.Py
     out = result.stdout.str()
     result.stdout.fnmatch_lines(["evalgate: model * adapter tiny (sft, run run-1*",
                                  "evalgate: baseline best * suites tiny *"])
-    # The candidate answers exactly like the baseline: beat_baseline fails; max_drop and
-    # criteria_fixed (the suites are as the manifest pinned them) pass.
+    # The candidate answers exactly like the baseline on 6 examples: whether it beats it
+    # cannot be told (Tango's interval ±0.390), so beat_baseline fails the item as
+    # INCONCLUSIVE; max_drop and criteria_fixed (the suites as the manifest pinned them) pass.
     result.assert_outcomes(failed=1, passed=2)
-    assert "FAIL: tiny/fields [beat_baseline Δ > +0" in out
+    assert "INCONCLUSIVE: tiny/fields [beat_baseline Δ > +0" in out
     assert "candidate 0.000 [0.000, 0.390]" in out
-    assert "best baseline prompt" in out and "Δ +0.000 [+0.000, +0.000]" in out
+    assert "best baseline prompt" in out and "Δ +0.000 [-0.390, +0.390]" in out
     junit = ET.parse(project.path / "junit.xml").getroot()
     assert len(junit.findall(".//testcase")) == 3
     [failure] = junit.findall(".//failure")
-    assert "does not beat the best baseline (prompt)" in failure.get("message")
+    assert "cannot tell whether the candidate beats the best baseline (prompt)" in \
+        failure.get("message")
 
 
 def test_explicit_baseline_system(project: pytest.Pytester):
@@ -68,8 +70,9 @@ def test_baseline_by_name_from_the_project(project: pytest.Pytester):
         "suites/", "--evalgate-candidate", "adapters/run-1", "--evalgate-baseline", "prompt")
     out = result.stdout.str()
     assert "not found" not in out and "evalgate error" not in out
-    assert "best baseline prompt" in out and "Δ +0.000 [+0.000, +0.000]" in out
-    # Identical candidate and baseline: beat_baseline fails, max_drop and criteria_fixed pass.
+    assert "best baseline prompt" in out and "Δ +0.000 [-0.390, +0.390]" in out
+    # Identical candidate and baseline: beat_baseline is INCONCLUSIVE (a failed item),
+    # max_drop and criteria_fixed pass.
     result.assert_outcomes(failed=1, passed=2)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from evalgate.errors import ConfigError
 from evalgate.metrics.base import describe_value
-from evalgate.util.jsonl import decode_utf8, json_objects
+from evalgate.util.jsonl import decode_utf8, json_objects, read_bytes
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,12 +53,7 @@ def read_examples(path: Path) -> Examples:
     if not path.is_file():
         raise ConfigError("examples file not found", path=path,
                           fix="pass a JSONL (or CSV) file with one example per line")
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read the file: {exc.strerror or exc}", path=path,
-                          fix="check the path and the file's permissions") from exc
-    text = decode_utf8(raw, path)
+    text = decode_utf8(read_bytes(path), path)
     suffix = path.suffix.lower()
     if not text.strip():
         raise ConfigError("the examples file is empty", path=path,

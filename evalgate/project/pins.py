@@ -19,7 +19,7 @@ from evalgate.errors import ConfigError
 from evalgate.project.config import Project
 from evalgate.suite.kinds import suite_kind
 from evalgate.util.files import atomic_write_text, sha256_file
-from evalgate.util.jsonl import decode_utf8, json_objects
+from evalgate.util.jsonl import decode_utf8, json_objects, read_bytes
 from evalgate.util.yamlio import read_yaml
 
 
@@ -81,11 +81,7 @@ def _readable_rows(data: Path) -> int:
     """The number of examples in a data file, read as the commands read it: a pin vouches for
     the file, so one that no command could load (not UTF-8, a malformed line, no rows) is
     refused here, naming the line, before any pin is written."""
-    try:
-        raw = data.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read the data file: {exc.strerror or exc}", path=data,
-                          fix="make the file readable (check its permissions)") from exc
+    raw = read_bytes(data, "the data file")
     try:
         rows = sum(1 for _ in json_objects(decode_utf8(raw, data), data))
     except ConfigError as exc:

@@ -61,11 +61,7 @@ def load_jsonl(path: Path, *, id_field: str = "id", required: Sequence[str] = ()
     if not path.is_file():
         raise ConfigError("data file not found", path=path,
                           fix="check the `data:` path (relative to the suite file)")
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read the data file: {exc.strerror or exc}", path=path,
-                          fix="make the file readable (check its permissions)") from exc
+    raw = read_bytes(path, "the data file")
     digest = hashlib.sha256(raw).hexdigest()
     # Decoded before the pin is compared: a file saved in another encoding must be re-saved,
     # not re-pinned.
@@ -111,12 +107,17 @@ def load_jsonl(path: Path, *, id_field: str = "id", required: Sequence[str] = ()
 def read_json_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """(line number, object) for every non-blank line of a JSONL file, without pinning: for
     files a user hands over once (`evalgate init`). Errors as in `load_jsonl`."""
+    return list(json_objects(decode_utf8(read_bytes(path), path), path))
+
+
+def read_bytes(path: Path, what: str = "the file") -> bytes:
+    """A user's file as bytes; an unreadable one (permissions, a folder) is a ConfigError
+    naming it, never an OSError traceback."""
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"cannot read the file: {exc.strerror or exc}", path=path,
+        raise ConfigError(f"cannot read {what}: {exc.strerror or exc}", path=path,
                           fix="check the path and the file's permissions") from exc
-    return list(json_objects(decode_utf8(raw, path), path))
 
 
 def json_objects(text: str, path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
